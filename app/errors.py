@@ -1,0 +1,90 @@
+"""Every error response is problem+json in RvIG's shape; this is the only place that builds one.
+
+Domain code raises `app.brp.problems.ProblemError`; Litestar's own HTTP exceptions (unknown
+route, wrong method, unparseable request) and anything unexpected are mapped here as well. An
+unexpected exception is logged with its type only — never its message, which may hold person
+data — and answered with a 500 that says nothing about the cause.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+)
+from litestar.types import ExceptionHandlersMap
+
+from app.brp.problems import (
+    PROBLEM_MEDIA_TYPE,
+    Problem,
+    ProblemError,
+    internal_error,
+    invalid_json,
+    method_not_allowed,
+    not_found,
+    type_for_status,
+    unauthenticated,
+    unsupported_media_type,
+)
+
+__all__ = ["exception_handlers", "problem_response"]
+
+_log = structlog.get_logger("app.errors")
+
+
+def problem_response(error: ProblemError, path: str) -> Response[bytes]:
+    """The HTTP response for a problem, with `instance` set to the request path."""
+    problem = error.problem if error.problem.instance else error.problem.at(path)
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=error.headers,
+    )
+
+
+def _on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[bytes]:
+    return problem_response(exc, request.url.path)
+
+
+def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    return problem_response(_problem_for_http_exception(exc), request.url.path)
+
+
+def _problem_for_http_exception(exc: HTTPException) -> ProblemError:
+    if isinstance(exc, NotFoundException):
+        return not_found()
+    if isinstance(exc, MethodNotAllowedException):
+        return method_not_allowed()
+    if isinstance(exc, NotAuthorizedException):
+        return unauthenticated()
+    if exc.status_code == 415:
+        return unsupported_media_type()
+    if exc.status_code == 400:
+        # Litestar's own 400s come from parsing a body or parameter it could not decode.
+        return invalid_json()
+    if exc.status_code >= 500:
+        return internal_error()
+    # Any other framework status keeps its code but gets a generic, detail-free body.
+    title = "De bevraging bevat een fout."
+    return ProblemError(Problem(type=type_for_status(exc.status_code), title=title, status=exc.status_code))
+
+
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # The exception's message may quote a request body; log its type only.
+    _log.error("unhandled_exception", exception_type=type(exc).__qualname__, path=request.url.path)
+    return problem_response(internal_error(), request.url.path)
+
+
+exception_handlers: ExceptionHandlersMap = {
+    ProblemError: _on_problem,
+    HTTPException: _on_http_exception,
+    Exception: _on_unexpected,
+}
