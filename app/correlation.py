@@ -1,0 +1,79 @@
+"""Correlation ids: one per request, taken from `x-correlation-id` or generated, echoed, logged.
+
+The id is bound to structlog's context for the whole request, so every log line of that request
+carries it, and is kept in the ASGI scope for the protocol record. A client-supplied id is used
+only when it is short and plain (it ends up in logs and in the legal protocol).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import structlog
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["HEADER", "CorrelationIdMiddleware", "correlation_id_of"]
+
+HEADER = "x-correlation-id"
+_SCOPE_KEY = "brp_correlation_id"
+_ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+_log = structlog.get_logger("app.request")
+
+
+def correlation_id_of(scope: Scope) -> str:
+    """The correlation id of the request in `scope` (set by the middleware)."""
+    return str(scope.get(_SCOPE_KEY, ""))
+
+
+def _incoming(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == HEADER.encode():
+            text = value.decode("latin-1").strip()
+            return text if _ACCEPTABLE.match(text) else None
+    return None
+
+
+class CorrelationIdMiddleware:
+    """Pure ASGI middleware, outermost, so even errors of other middleware carry the id."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        method = scope.get("method", "")
+        correlation_id = _incoming(scope) or str(uuid.uuid4())
+        scope[_SCOPE_KEY] = correlation_id  # type: ignore[literal-required]
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)[HEADER] = correlation_id
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                _log.info(
+                    "request",
+                    method=method,
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )

@@ -1,0 +1,170 @@
+"""The migration runner: plain `NNNN_name.sql` files, applied in order, once, and never edited.
+
+- A session advisory lock serialises concurrent runners (two replicas starting at once): the
+  second waits, then finds everything applied.
+- Each migration runs in its own transaction together with its bookkeeping row, so a failing
+  migration leaves nothing behind.
+- The SHA-256 of each applied file is recorded; a run refuses to continue when an applied
+  migration's file changed, or when one recorded in the database is missing from disk.
+- The first migration creates the roles and runs as the connecting (admin) user; every later one
+  runs as the owner role, so the broker's objects are owned by it and never by a login or superuser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from importlib import resources
+from pathlib import Path
+
+import asyncpg
+import msgspec
+import structlog
+
+__all__ = [
+    "MIGRATION_LOCK_KEY",
+    "OWNER_ROLE",
+    "Migration",
+    "MigrationError",
+    "MigrationResult",
+    "apply_migrations",
+    "default_migrations_dir",
+    "load_migrations",
+]
+
+OWNER_ROLE = "brp_owner"
+# Any fixed 64-bit number works; this one reads "brp-migr" in hex-ish.
+MIGRATION_LOCK_KEY = 0x6272_702D_6D69_6772
+_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+_log = structlog.get_logger("app.db.migrations")
+
+_BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS public.brp_broker_migrations (
+    version    integer PRIMARY KEY,
+    name       text        NOT NULL,
+    checksum   text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+class MigrationError(Exception):
+    """The migrations cannot be applied; the message says which file and why."""
+
+
+class Migration(msgspec.Struct, frozen=True):
+    """One migration file."""
+
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the file's text."""
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def filename(self) -> str:
+        """The file name, as the operator sees it."""
+        return f"{self.version:04d}_{self.name}.sql"
+
+
+class MigrationResult(msgspec.Struct, frozen=True):
+    """What one run did."""
+
+    applied: tuple[str, ...]
+    already_applied: int
+
+
+def default_migrations_dir() -> Path:
+    """The `migrations/` folder shipped next to the `app` package."""
+    return Path(str(resources.files("app"))).parent / "migrations"
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    """Read and order the migration files; reject stray names and duplicate numbers."""
+    migrations: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE_NAME.match(path.name)
+        if match is None:
+            raise MigrationError(f"{path.name}: migration files are named NNNN_lower_case_name.sql")
+        version = int(match.group(1))
+        if version in migrations:
+            raise MigrationError(f"{path.name}: version {version:04d} is used twice")
+        migrations[version] = Migration(version=version, name=match.group(2), sql=path.read_text("utf-8"))
+    return [migrations[v] for v in sorted(migrations)]
+
+
+async def apply_migrations(url: str, directory: Path | None = None) -> MigrationResult:
+    """Apply every pending migration in `directory` to the database at `url`."""
+    migrations = load_migrations(directory or default_migrations_dir())
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        try:
+            return await _apply_locked(connection, migrations)
+        finally:
+            await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+    finally:
+        await connection.close()
+
+
+async def _apply_locked(connection: asyncpg.Connection, migrations: list[Migration]) -> MigrationResult:
+    await connection.execute(_BOOKKEEPING)
+    applied = {
+        row["version"]: row
+        for row in await connection.fetch("SELECT version, name, checksum FROM public.brp_broker_migrations")
+    }
+    _check_history(migrations, applied)
+    done: list[str] = []
+    for migration in migrations:
+        if migration.version in applied:
+            continue
+        await _apply_one(connection, migration)
+        done.append(migration.filename)
+        _log.info("migration_applied", migration=migration.filename)
+    return MigrationResult(applied=tuple(done), already_applied=len(applied))
+
+
+def _check_history(migrations: list[Migration], applied: dict[int, asyncpg.Record]) -> None:
+    on_disk = {m.version: m for m in migrations}
+    for version, row in sorted(applied.items()):
+        migration = on_disk.get(version)
+        if migration is None:
+            raise MigrationError(
+                f"{version:04d}_{row['name']}.sql was applied to this database but is missing from disk"
+            )
+        if migration.checksum != row["checksum"]:
+            raise MigrationError(
+                f"{migration.filename} was changed after it was applied; "
+                "add a new migration instead of editing an applied one"
+            )
+
+
+async def _apply_one(connection: asyncpg.Connection, migration: Migration) -> None:
+    async with connection.transaction():
+        # Migration 1 creates the roles and needs the connecting (admin) user's rights.
+        if migration.version > 1 and await _owner_role_usable(connection):
+            await connection.execute(f'SET LOCAL ROLE "{OWNER_ROLE}"')
+        try:
+            await connection.execute(migration.sql)
+        except asyncpg.PostgresError as exc:
+            raise MigrationError(f"{migration.filename} failed: {exc.__class__.__name__}: {exc}") from None
+        await connection.execute("RESET ROLE")
+        await connection.execute(
+            "INSERT INTO public.brp_broker_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            migration.version,
+            migration.name,
+            migration.checksum,
+        )
+
+
+async def _owner_role_usable(connection: asyncpg.Connection) -> bool:
+    usable = await connection.fetchval(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) "
+        "THEN pg_has_role(current_user, $1, 'MEMBER') ELSE false END",
+        OWNER_ROLE,
+    )
+    return bool(usable)

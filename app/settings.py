@@ -1,0 +1,147 @@
+"""The broker's one settings object: typed, frozen, read from `BROKER_*` variables and a TOML file.
+
+Every field `x` is set by the environment variable `BROKER_X` or by the key `x` in the TOML file
+named by `BROKER_CONFIG_FILE`; the environment wins. Validation happens once, at start: a wrong or
+missing value raises `SettingsError` naming the variable, and the CLI prints that one line.
+
+Secrets never live here in plain text beyond a reference: settings that point at a secret hold a
+`file:`/`env:` reference, resolved where it is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
+
+ENV_PREFIX = "BROKER_"
+
+_DATABASE_URL = re.compile(r"^postgres(ql)?://")
+_REDIS_URL = re.compile(r"^rediss?://")
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; `str()` is the one line shown to the operator."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """All settings of one broker process. Defaults are the safe local-development values."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8080
+    # Runtime connection; when unset the CLI starts an embedded PostgreSQL in `state_dir`.
+    database_url: str | None = None
+    # Connection that runs migrations (owner or admin); defaults to `database_url`.
+    database_owner_url: str | None = None
+    # The role the app runs as; it owns nothing and has no BYPASSRLS.
+    database_runtime_role: str = "brp_app"
+    database_pool_min: PositiveInt = 2
+    database_pool_max: PositiveInt = 20
+    database_timeout: PositiveFloat = 5.0
+    redis_url: str | None = None
+    state_dir: Path = Path(".state")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # How long /health/ready waits for the database before answering 503.
+    ready_timeout: PositiveFloat = 2.0
+
+    @property
+    def migration_url(self) -> str | None:
+        """The URL migrations run with."""
+        return self.database_owner_url or self.database_url
+
+
+def _env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+_FIELDS: tuple[str, ...] = tuple(f.name for f in msgspec.structs.fields(Settings))
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise `SettingsError` on the first wrong value."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = _read_config_file(env.get(ENV_PREFIX + "CONFIG_FILE"))
+    for name in _FIELDS:
+        value = env.get(_env_name(name))
+        if value is not None and value != "":
+            raw[name] = value
+    for name in raw:
+        if name not in _FIELDS:
+            raise SettingsError(_env_name(name), "is not a known setting")
+    settings = _convert(raw)
+    _check(settings)
+    return settings
+
+
+def _read_config_file(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        with Path(path).open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise SettingsError(ENV_PREFIX + "CONFIG_FILE", f"cannot read {path} ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(ENV_PREFIX + "CONFIG_FILE", f"{path} is not valid TOML ({exc})") from None
+
+
+def _convert(raw: dict[str, Any]) -> Settings:
+    try:
+        return msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        match = re.search(r" - at `\$\.(\w+)`", message)
+        if match is None:
+            raise SettingsError(ENV_PREFIX + "*", message) from None
+        field = match.group(1)
+        problem = message[: match.start()]
+        raise SettingsError(_env_name(field), f"{_friendly(problem)} (got {raw.get(field)!r})") from None
+
+
+def _decode_path(kind: type, value: Any) -> Any:
+    if kind is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError(f"cannot decode {kind}")
+
+
+def _friendly(problem: str) -> str:
+    replacements = {
+        "Expected `int`, got `str`": "must be a whole number",
+        "Expected `float`, got `str`": "must be a number",
+    }
+    for technical, friendly in replacements.items():
+        if problem.startswith(technical):
+            return friendly
+    return problem[0].lower() + problem[1:]
+
+
+def _check(settings: Settings) -> None:
+    for field in ("database_url", "database_owner_url"):
+        url = getattr(settings, field)
+        if url is not None and not _DATABASE_URL.match(url):
+            raise SettingsError(_env_name(field), "must start with postgresql:// (value hidden)")
+    if settings.redis_url is not None and not _REDIS_URL.match(settings.redis_url):
+        raise SettingsError(_env_name("redis_url"), "must start with redis:// or rediss:// (value hidden)")
+    if settings.database_pool_min > settings.database_pool_max:
+        raise SettingsError(
+            _env_name("database_pool_min"),
+            f"must not exceed {_env_name('database_pool_max')} ({settings.database_pool_max})",
+        )
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", settings.database_runtime_role):
+        raise SettingsError(_env_name("database_runtime_role"), "must be a plain lower-case role name")

@@ -1,0 +1,68 @@
+"""The redaction processor: nothing secret or personal survives into a log line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import structlog
+
+from app.logging import REDACTED, configure_logging, redact
+
+
+def _redacted(**event: object) -> dict[str, object]:
+    return redact(None, "info", dict(event))
+
+
+def test_bsn_in_text_and_as_number_is_removed() -> None:
+    out = _redacted(event="lookup of 999993653 done", bsn_as_int=999993653, ok=12345)
+    assert "999993653" not in json.dumps(out)
+    assert out["bsn_as_int"] == REDACTED
+    assert out["ok"] == 12345
+
+
+def test_bearer_token_and_jwt_are_removed() -> None:
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    out = _redacted(event="upstream said", header="Bearer abc.def-ghi", raw=f"token={jwt}")
+    assert "abc.def-ghi" not in json.dumps(out)
+    assert jwt not in json.dumps(out)
+    assert out["header"] == f"Bearer {REDACTED}"
+
+
+def test_secret_keys_are_removed_at_any_depth() -> None:
+    out = _redacted(
+        event="token request",
+        client_secret="s3cr3t",
+        form={"client_id": "abc", "client_secret": "s3cr3t", "nested": [{"password": "pw"}]},
+        access_token="xyz",
+    )
+    text = json.dumps(out)
+    assert "s3cr3t" not in text
+    assert "pw" not in text.replace("password", "")
+    assert "xyz" not in text
+    assert out["form"]["client_id"] == "abc"  # type: ignore[index]
+
+
+def test_password_in_url_is_removed() -> None:
+    out = _redacted(event="connect", url="postgresql://app:hunter2@db:5432/brp")
+    assert "hunter2" not in json.dumps(out)
+
+
+def test_library_log_lines_pass_the_same_redaction() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        logging.getLogger("some.library").warning("retrying for 999993653 with Bearer tok.en")
+        try:
+            raise ValueError("body had 999993653")
+        except ValueError:
+            structlog.get_logger("app.test").exception("failed")
+    finally:
+        configure_logging("info", "json")
+    text = stream.getvalue()
+    assert "999993653" not in text
+    assert "tok.en" not in text
+    assert "Traceback" not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines[1]["exception_type"] == "ValueError"
