@@ -11,6 +11,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import msgspec
 import structlog
@@ -36,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the broker (needs BROKER_DATABASE_URL)")
     commands.add_parser("dev", help="embedded PostgreSQL + migrations + broker on 127.0.0.1:8080")
     commands.add_parser("migrate", help="apply pending database migrations")
+    sandbox = commands.add_parser("sandbox", help="run the local stand-in of RvIG (https://127.0.0.1:8443)")
+    sandbox.add_argument("--config", type=Path, default=None, help="sandbox TOML (default: the packaged one)")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command")
+    convert = sandbox_commands.add_parser("convert", help="rebuild personen.json from RvIG's test set CSV")
+    convert.add_argument("args", nargs=argparse.REMAINDER, help="options of the converter (see --help)")
     return parser
 
 
@@ -45,9 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Uvicorn shuts down gracefully on SIGTERM and then re-raises it; exiting through SystemExit
     # (not the default kill) lets `finally` blocks run, e.g. stopping the embedded PostgreSQL.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if args.command == "sandbox" and args.sandbox_command == "convert":
+        from app.sandbox.data.convert import main as convert
+
+        return convert(args.args)
     try:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
+        if args.command == "sandbox":
+            return _sandbox(settings, args.config)
         return _COMMANDS[args.command](settings)
     except (SettingsError, CommandError, MigrationError) as exc:
         print(f"brp-broker: {exc}", file=sys.stderr)
@@ -78,7 +90,19 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
+def _sandbox(settings: Settings, config_path: Path | None) -> int:
+    from app.sandbox.config import load_config
+    from app.sandbox.server import serve_sandbox
+
+    serve_sandbox(load_config(config_path, state_dir=str(settings.state_dir)))
+    return 0
+
+
 def _dev(settings: Settings) -> int:
+    from app.dev import with_sandbox_upstream
+    from app.sandbox.config import load_config
+    from app.sandbox.server import SandboxThread
+
     embedded: EmbeddedPostgres | None = None
     if settings.database_url is None:
         embedded = EmbeddedPostgres(settings.state_dir / "postgres")
@@ -91,7 +115,12 @@ def _dev(settings: Settings) -> int:
         _log.info("embedded_postgres_started", data_dir=str(embedded.data_dir))
     try:
         _migrate(settings)
-        _run_server(settings)
+        sandbox_config = load_config(state_dir=str(settings.state_dir))
+        with SandboxThread(sandbox_config) as sandbox:
+            _log.info("sandbox_started", url=sandbox.base_url)
+            if settings.afnemer is None:
+                settings = with_sandbox_upstream(settings, sandbox_config, sandbox.pki, sandbox.base_url)
+            _run_server(settings)
     finally:
         if embedded is not None:
             embedded.stop()

@@ -41,6 +41,26 @@ async def _database(request: Request[Any, Any, Any]) -> Check:
     return Check(status="ok")
 
 
+async def _upstream(request: Request[Any, Any, Any]) -> dict[str, Check]:
+    """Certificate validity per identity and reachability of each environment an afnemer uses."""
+    resources = request.app.state.resources
+    checks: dict[str, Check] = {}
+    for identity in resources.upstream.identities.values():
+        days = identity.days_left()
+        status = "fail" if days < 0 else "warn" if identity.expires_soon() else "ok"
+        checks[f"certificate:{identity.name}"] = Check(status=status, detail=f"{days} days left")
+    afnemer = resources.settings.afnemer
+    if afnemer is not None:
+        environment = resources.upstream.environments[afnemer.environment]
+        probe = await resources.reachability.check(
+            afnemer.identity, afnemer.environment, environment.token_url
+        )
+        checks[f"upstream:{afnemer.environment}"] = Check(
+            status="ok" if probe.reachable else "fail", detail=probe.detail
+        )
+    return checks
+
+
 class HealthController(Controller):
     """Liveness and readiness probes for Kubernetes."""
 
@@ -55,7 +75,8 @@ class HealthController(Controller):
     @get("/ready")
     async def ready(self, request: Request[Any, Any, Any]) -> Response[Readiness]:
         """All dependencies answer; 503 with the failing checks named otherwise."""
-        checks = {"database": await _database(request)}
-        ok = all(check.status == "ok" for check in checks.values())
+        checks = {"database": await _database(request), **await _upstream(request)}
+        # An expiring certificate warns but does not take the broker out of service.
+        ok = all(check.status in ("ok", "warn") for check in checks.values())
         body = Readiness(status="ready" if ok else "not ready", checks=checks)
         return Response(body, status_code=200 if ok else 503)

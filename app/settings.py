@@ -19,6 +19,15 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from app.secrets import SecretReferenceError, validate_reference
+from app.upstream.config import (
+    DEFAULT_ENVIRONMENTS,
+    EnvironmentConfig,
+    IdentityConfig,
+    TokenConfig,
+    UpstreamAfnemerConfig,
+)
+
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "BROKER_"
@@ -59,11 +68,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log_format: Literal["auto", "json", "console"] = "auto"
     # How long /health/ready waits for the database before answering 503.
     ready_timeout: PositiveFloat = 2.0
+    # Largest request body the gateway reads (20 BSNs and 130 fields fit in a few KiB).
+    max_body_bytes: PositiveInt = 65_536
+    # Upstream (RvIG): OIN identities, per-environment URL overrides, token requests.
+    # Structured settings come from the config file only.
+    identities: tuple[IdentityConfig, ...] = ()
+    environments: dict[str, EnvironmentConfig] = msgspec.field(default_factory=dict)
+    token: TokenConfig = msgspec.field(default_factory=TokenConfig)
+    # The single afnemer every request uses until tenants are configured.
+    afnemer: UpstreamAfnemerConfig | None = None
 
     @property
     def migration_url(self) -> str | None:
         """The URL migrations run with."""
         return self.database_owner_url or self.database_url
+
+    def resolved_environments(self) -> dict[str, EnvironmentConfig]:
+        """Every RvIG environment with the configured overrides merged onto RvIG's defaults."""
+        return {
+            name: self.environments.get(name, EnvironmentConfig()).merged_onto(default)
+            for name, default in DEFAULT_ENVIRONMENTS.items()
+        }
 
 
 def _env_name(field: str) -> str:
@@ -106,12 +131,15 @@ def _convert(raw: dict[str, Any]) -> Settings:
         return msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
     except msgspec.ValidationError as exc:
         message = str(exc)
-        match = re.search(r" - at `\$\.(\w+)`", message)
+        match = re.search(r" - at `\$\.([\w.\[\]]+)`", message)
         if match is None:
             raise SettingsError(ENV_PREFIX + "*", message) from None
-        field = match.group(1)
-        problem = message[: match.start()]
-        raise SettingsError(_env_name(field), f"{_friendly(problem)} (got {raw.get(field)!r})") from None
+        path = match.group(1)
+        problem = _friendly(message[: match.start()])
+        if path in raw and isinstance(raw[path], str):
+            raise SettingsError(_env_name(path), f"{problem} (got {raw[path]!r})") from None
+        # A structured setting from the config file: name its key path.
+        raise SettingsError(path, problem) from None
 
 
 def _decode_path(kind: type, value: Any) -> Any:
@@ -145,3 +173,24 @@ def _check(settings: Settings) -> None:
         )
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", settings.database_runtime_role):
         raise SettingsError(_env_name("database_runtime_role"), "must be a plain lower-case role name")
+    _check_upstream(settings)
+
+
+def _check_upstream(settings: Settings) -> None:
+    unknown = set(settings.environments) - set(DEFAULT_ENVIRONMENTS)
+    if unknown:
+        raise SettingsError(
+            "environments", f"unknown environment {sorted(unknown)[0]!r} (sandbox, proef, productie)"
+        )
+    names = [identity.name for identity in settings.identities]
+    if len(names) != len(set(names)):
+        raise SettingsError("identities", "every identity needs its own name")
+    afnemer = settings.afnemer
+    if afnemer is None:
+        return
+    if afnemer.identity not in names:
+        raise SettingsError("afnemer.identity", f"names no configured identity ({afnemer.identity!r})")
+    try:
+        validate_reference(afnemer.client_secret)
+    except SecretReferenceError as exc:
+        raise SettingsError("afnemer.client_secret", str(exc)) from None

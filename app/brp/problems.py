@@ -28,6 +28,7 @@ __all__ = [
     "method_not_allowed",
     "not_acceptable",
     "not_found",
+    "request_too_large",
     "service_unavailable",
     "too_many_requests",
     "too_many_results",
@@ -125,7 +126,15 @@ def bad_request(invalid_params: Iterable[InvalidParam]) -> ProblemError:
 
 def invalid_json() -> ProblemError:
     """400 for a body that is not JSON (RvIG gives it no `code`)."""
-    return ProblemError(_problem(400, "De bevraging bevat een fout.", None, "Request body is geen geldige JSON."))
+    return ProblemError(
+        _problem(400, "De bevraging bevat een fout.", None, "Request body is geen geldige JSON.")
+    )
+
+
+def request_too_large(limit: int) -> ProblemError:
+    """413: the body is larger than any valid BRP query."""
+    detail = f"De body is groter dan {limit} bytes."
+    return ProblemError(_problem(413, "De bevraging is te groot.", "requestTooLarge", detail))
 
 
 def too_many_results(maximum: int) -> ProblemError:

@@ -1,0 +1,140 @@
+"""The data path for one BRP request: run the seams in order, protocol the outcome, respond.
+
+Order (RvIG's own where it has one): authenticate (401) → method (405) → Accept (406) →
+Content-Type (415) → body (400) → afnemer (400/403) → doelbinding (403) → limits (429) →
+forward → protocol → respond. Every request that reached the pipeline is protocolled, granted or
+not; when the protocol cannot be committed the client gets 503 and no person data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+
+from app.brp import (
+    Api,
+    PersonenQuery,
+    ProblemError,
+    Query,
+    check_media_types,
+    parse_query,
+    search_parameters,
+)
+from app.brp.problems import method_not_allowed, request_too_large
+from app.correlation import correlation_id_of
+from app.gateway.seams import AfnemerResolver, Authenticator, Authoriser, Limiter, Protocoller
+from app.identity import Principal
+from app.protocol import ProtocolRecord
+from app.upstream import AfnemerAccount, Forwarder, UpstreamAnswer
+
+__all__ = ["GatewayPipeline"]
+
+
+class _Trail(msgspec.Struct):
+    """What is known about the request so far, for its protocol record."""
+
+    api: Api
+    occurred_at: dt.datetime
+    started: float
+    principal: Principal | None = None
+    account: AfnemerAccount | None = None
+    query: Query | None = None
+    requested_fields: tuple[str, ...] = ()
+
+
+class GatewayPipeline:
+    """Runs the request flow; one instance per app, built in the lifespan."""
+
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator,
+        resolver: AfnemerResolver,
+        authoriser: Authoriser,
+        limiter: Limiter,
+        forwarder: Forwarder,
+        protocoller: Protocoller,
+        max_body_bytes: int,
+    ) -> None:
+        self._authenticator = authenticator
+        self._resolver = resolver
+        self._authoriser = authoriser
+        self._limiter = limiter
+        self._forwarder = forwarder
+        self._protocoller = protocoller
+        self._max_body_bytes = max_body_bytes
+
+    async def handle(self, api: Api, request: Request[Any, Any, Any]) -> Response[bytes]:
+        """Answer one gateway request, or raise the `ProblemError` the client gets."""
+        trail = _Trail(api=api, occurred_at=dt.datetime.now(dt.UTC), started=time.perf_counter())
+        try:
+            answer, headers = await self._run(api, request, trail)
+        except ProblemError as error:
+            await self._protocol(request, trail, error.status, error.problem.code)
+            raise
+        await self._protocol(request, trail, answer.status, answer.problem_code, answer)
+        return Response(answer.body, status_code=answer.status, media_type=answer.media_type, headers=headers)
+
+    async def _run(
+        self, api: Api, request: Request[Any, Any, Any], trail: _Trail
+    ) -> tuple[UpstreamAnswer, dict[str, str]]:
+        trail.principal = principal = await self._authenticator.authenticate(request)
+        if request.method != "POST":
+            raise method_not_allowed()
+        check_media_types(request.headers.get("content-type"), request.headers.get("accept"))
+        query = parse_query(api, await self._body(request))
+        trail.query = query
+        if isinstance(query, PersonenQuery):
+            trail.requested_fields = query.fields
+        trail.account = account = self._resolver.resolve(principal, request.headers.get("x-afnemer-id"))
+        trail.query = query = self._authoriser.authorise(principal, account, query)
+        headers = await self._limiter.check(principal, account)
+        answer = await self._forwarder.forward(account, query, request.url.path)
+        return answer, headers
+
+    async def _body(self, request: Request[Any, Any, Any]) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self._max_body_bytes:
+            raise request_too_large(self._max_body_bytes)
+        body = await request.body()
+        if len(body) > self._max_body_bytes:
+            raise request_too_large(self._max_body_bytes)
+        return body
+
+    async def _protocol(
+        self,
+        request: Request[Any, Any, Any],
+        trail: _Trail,
+        status: int,
+        problem_code: str | None,
+        answer: UpstreamAnswer | None = None,
+    ) -> None:
+        principal, account, query = trail.principal, trail.account, trail.query
+        headers = request.headers
+        record = ProtocolRecord(
+            tenant=principal.tenant if principal else "",
+            occurred_at=trail.occurred_at,
+            correlation_id=correlation_id_of(request.scope),
+            api=trail.api.value,
+            status=status,
+            latency_ms=round((time.perf_counter() - trail.started) * 1000, 3),
+            subject=principal.subject if principal else None,
+            employee=principal.employee if principal else None,
+            client_application=principal.client if principal else None,
+            afnemer_id=account.afnemer_id if account else None,
+            environment=account.environment if account else None,
+            doelbinding=headers.get("x-doelbinding"),
+            verwerking=headers.get("x-verwerking"),
+            origin_oin=headers.get("x-origin-oin"),
+            query_type=type(query).__name__ if query is not None else None,
+            search_parameters=search_parameters(query) if query is not None else {},
+            requested_fields=trail.requested_fields,
+            sent_fields=answer.sent_fields if answer else (),
+            problem_code=problem_code,
+            persons=answer.persons if answer else (),
+        )
+        await self._protocoller.record(record)

@@ -1,0 +1,17 @@
+"""`Principal`: who is calling, resolved once at the edge and passed down explicitly."""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = ["Principal"]
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """An authenticated caller: the tenant it belongs to and who acts within it."""
+
+    tenant: str
+    subject: str
+    employee: str | None = None
+    client: str | None = None
+    roles: tuple[str, ...] = ()

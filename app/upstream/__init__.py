@@ -1,0 +1,88 @@
+"""The upstream side: OIN identities, one HTTP client per (identity, environment), tokens per
+AfnemerID, and forwarding to RvIG (or the sandbox).
+
+`Upstream.open(settings)` builds all of it once in the app's lifespan; `aclose()` releases it.
+Never logs a token, a client secret, a request body or a response body.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+import msgspec
+
+from app.secrets import resolve_secret
+from app.upstream.clients import UpstreamClients
+from app.upstream.config import (
+    DEFAULT_ENVIRONMENTS,
+    EnvironmentConfig,
+    IdentityConfig,
+    TokenConfig,
+    UpstreamAfnemerConfig,
+)
+from app.upstream.forwarder import Forwarder, UpstreamAnswer
+from app.upstream.identities import IdentityError, OinIdentity, load_identity
+from app.upstream.tokens import AfnemerAccount, TokenManager, TokenUnavailable
+
+__all__ = [
+    "DEFAULT_ENVIRONMENTS",
+    "AfnemerAccount",
+    "EnvironmentConfig",
+    "Forwarder",
+    "IdentityConfig",
+    "IdentityError",
+    "OinIdentity",
+    "TokenConfig",
+    "TokenManager",
+    "TokenUnavailable",
+    "Upstream",
+    "UpstreamAfnemerConfig",
+    "UpstreamAnswer",
+    "UpstreamClients",
+    "account_for",
+]
+
+
+class Upstream(msgspec.Struct, frozen=True):
+    """Everything the broker uses to reach RvIG, built once per process."""
+
+    identities: Mapping[str, OinIdentity]
+    environments: Mapping[str, EnvironmentConfig]
+    clients: UpstreamClients
+    tokens: TokenManager
+    forwarder: Forwarder
+
+    @classmethod
+    def open(
+        cls,
+        identities: tuple[IdentityConfig, ...],
+        environments: Mapping[str, EnvironmentConfig],
+        token: TokenConfig,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Upstream:
+        """Load the identities and create the clients, token manager and forwarder."""
+        loaded = {config.name: load_identity(config) for config in identities}
+        clients = UpstreamClients(loaded, environments)
+        tokens = TokenManager(clients, environments, token, clock)
+        forwarder = Forwarder(clients, environments, tokens)
+        return cls(loaded, environments, clients, tokens, forwarder)
+
+    async def aclose(self) -> None:
+        """Stop token requests in flight and close every connection."""
+        await self.tokens.aclose()
+        await self.clients.aclose()
+
+
+def account_for(config: UpstreamAfnemerConfig, identities: Mapping[str, OinIdentity]) -> AfnemerAccount:
+    """The account of a configured afnemer, with its secret read from its reference."""
+    identity = identities[config.identity]
+    return AfnemerAccount(
+        afnemer_id=config.afnemer_id,
+        environment=config.environment,
+        identity=identity.name,
+        oin=identity.oin,
+        client_id=config.client_id,
+        client_secret=resolve_secret(config.client_secret),
+        gemeente_code=config.gemeente_code,
+    )

@@ -1,0 +1,65 @@
+"""Is RvIG reachable? A cheap, cached probe per environment for `/health/ready`.
+
+The probe sends a GET to the environment's token URL over the identity's own mTLS client: any
+HTTP answer (RvIG answers 405 to a GET) proves DNS, routing, TLS and the certificate; only a
+connection or TLS failure counts as unreachable. Results are cached so probes from Kubernetes
+cannot load RvIG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import httpx
+import msgspec
+
+from app.upstream.clients import UpstreamClients
+
+__all__ = ["Probe", "ReachabilityProbe"]
+
+
+class Probe(msgspec.Struct, frozen=True):
+    """The outcome of one probe."""
+
+    reachable: bool
+    detail: str | None = None
+
+
+class ReachabilityProbe:
+    """Probes (identity, environment) pairs at most once per `ttl` seconds each."""
+
+    def __init__(
+        self,
+        clients: UpstreamClients,
+        ttl: float = 30.0,
+        timeout: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clients = clients
+        self._ttl = ttl
+        self._timeout = timeout
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, Probe]] = {}
+        self._lock = asyncio.Lock()
+
+    async def check(self, identity: str, environment: str, url: str) -> Probe:
+        """Whether `url` answers over this identity's client; cached for `ttl` seconds."""
+        key = (identity, environment)
+        async with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and self._clock() - cached[0] < self._ttl:
+                return cached[1]
+            probe = await self._probe(self._clients.client(identity, environment), url)
+            self._cache[key] = (self._clock(), probe)
+            return probe
+
+    async def _probe(self, client: httpx.AsyncClient, url: str) -> Probe:
+        try:
+            await client.get(url, timeout=self._timeout)
+        except httpx.TimeoutException:
+            return Probe(reachable=False, detail="no answer in time")
+        except httpx.HTTPError as exc:
+            return Probe(reachable=False, detail=type(exc).__name__)
+        return Probe(reachable=True)

@@ -1,0 +1,243 @@
+"""`TokenManager`: one OAuth2 client-credentials token per AfnemerID, shared by every request.
+
+Tokens are cached per (environment, identity, client_id, scope), where scope is
+`<AfnemerID>-<OIN>` as RvIG requires, so no afnemer can ever be served another's token.
+
+- Single flight: however many requests need a new token at once, one token request is made; the
+  others await the same task.
+- Refresh ahead: once `refresh_at_fraction` of the lifetime has passed, the next request starts a
+  background refresh and still uses the current token; a token is never used within its last
+  `expiry_safety_seconds` (at most 10% of its life), so a 60 s token is fetched about once a
+  minute and never used after it expired.
+- Backoff: after a failed token request the key waits (1 s, doubling to 30 s) before the next
+  attempt; requests meanwhile fail fast with `TokenUnavailable` carrying a Retry-After, so a
+  failing identity provider is not hammered by every incoming request.
+
+This module never logs, returns in an error, or puts in a metric a token or a client secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import httpx
+import msgspec
+import structlog
+
+from app.secrets import Secret
+from app.upstream.clients import UpstreamClients
+from app.upstream.config import EnvironmentConfig, TokenConfig
+
+__all__ = ["AfnemerAccount", "TokenKey", "TokenManager", "TokenUnavailable"]
+
+_log = structlog.get_logger("app.upstream.tokens")
+_OAUTH_ERROR = re.compile(r"[a-z_]{1,40}")
+
+
+class AfnemerAccount(msgspec.Struct, frozen=True):
+    """What the upstream side needs of an afnemer: where it goes and how it authenticates."""
+
+    afnemer_id: str
+    environment: str
+    identity: str
+    oin: str
+    client_id: str
+    client_secret: Secret
+    gemeente_code: str | None = None
+
+    @property
+    def scope(self) -> str:
+        """RvIG's token scope: `<AfnemerID>-<OIN>`."""
+        return f"{self.afnemer_id}-{self.oin}"
+
+
+class TokenKey(NamedTuple):
+    """What a cached token is valid for."""
+
+    environment: str
+    identity: str
+    client_id: str
+    scope: str
+
+
+class TokenUnavailable(Exception):
+    """No token can be had now; `reason` is safe to log, `retry_after` in whole seconds."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _Token(msgspec.Struct, frozen=True):
+    value: str
+    refresh_at: float
+    usable_until: float
+
+
+class _Backoff(msgspec.Struct):
+    failures: int = 0
+    next_attempt_at: float = 0.0
+
+
+class _TokenResponse(msgspec.Struct):
+    access_token: str
+    expires_in: float | None = None
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+
+
+class TokenManager:
+    """Obtains, caches and refreshes RvIG tokens; created once in the app's lifespan."""
+
+    def __init__(
+        self,
+        clients: UpstreamClients,
+        environments: Mapping[str, EnvironmentConfig],
+        config: TokenConfig,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clients = clients
+        self._environments = environments
+        self._config = config
+        self._clock = clock
+        self._tokens: dict[TokenKey, _Token] = {}
+        self._inflight: dict[TokenKey, asyncio.Task[_Token]] = {}
+        self._backoff: dict[TokenKey, _Backoff] = {}
+
+    @staticmethod
+    def key_for(account: AfnemerAccount) -> TokenKey:
+        """The cache key of an account's token."""
+        return TokenKey(account.environment, account.identity, account.client_id, account.scope)
+
+    async def token_for(self, account: AfnemerAccount) -> str:
+        """A valid access token for `account`; raises `TokenUnavailable` when none can be had."""
+        key = self.key_for(account)
+        now = self._clock()
+        token = self._tokens.get(key)
+        if token is not None and now < token.usable_until:
+            if now >= token.refresh_at and not self._backing_off(key, now):
+                self._fetch_once(key, account)
+            return token.value
+        if self._backing_off(key, now):
+            raise TokenUnavailable("token endpoint failed recently", self._retry_after(key, now))
+        fetched = await asyncio.shield(self._fetch_once(key, account))
+        return fetched.value
+
+    def invalidate(self, account: AfnemerAccount, token: str) -> None:
+        """Forget `token` (RvIG refused it), unless a newer one has replaced it already."""
+        key = self.key_for(account)
+        current = self._tokens.get(key)
+        if current is not None and current.value == token:
+            del self._tokens[key]
+
+    async def settled(self) -> None:
+        """Wait until no token request is in flight (background refreshes included)."""
+        while self._inflight:
+            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel token requests still in flight (at shutdown)."""
+        for task in list(self._inflight.values()):
+            task.cancel()
+
+    def _backing_off(self, key: TokenKey, now: float) -> bool:
+        backoff = self._backoff.get(key)
+        return backoff is not None and now < backoff.next_attempt_at
+
+    def _retry_after(self, key: TokenKey, now: float) -> int:
+        return max(1, math.ceil(self._backoff[key].next_attempt_at - now))
+
+    def _fetch_once(self, key: TokenKey, account: AfnemerAccount) -> asyncio.Task[_Token]:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._fetch(key, account), name=f"token:{account.afnemer_id}")
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._fetch_done(key, done))
+        return task
+
+    def _fetch_done(self, key: TokenKey, task: asyncio.Task[_Token]) -> None:
+        self._inflight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # a background refresh's failure is recorded in the backoff, not raised
+
+    async def _fetch(self, key: TokenKey, account: AfnemerAccount) -> _Token:
+        requested_at = self._clock()
+        try:
+            response = await self._request(account)
+        except TokenUnavailable as failure:
+            self._record_failure(key, failure.reason)
+            raise TokenUnavailable(failure.reason, self._retry_after(key, self._clock())) from None
+        token = self._token_from(response, requested_at)
+        self._tokens[key] = token
+        self._backoff.pop(key, None)
+        _log.info("token_obtained", afnemer_id=account.afnemer_id, environment=account.environment)
+        return token
+
+    async def _request(self, account: AfnemerAccount) -> _TokenResponse:
+        url = self._environments[account.environment].token_url
+        if url is None:
+            raise TokenUnavailable(f"no token URL for environment {account.environment}", 30)
+        form = {"grant_type": "client_credentials", "scope": account.scope, **self._config.extra_parameters}
+        auth: httpx.Auth | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT
+        if self._config.auth_method == "client_secret_post":
+            form |= {"client_id": account.client_id, "client_secret": account.client_secret.reveal()}
+        else:
+            auth = httpx.BasicAuth(account.client_id, account.client_secret.reveal())
+        client = self._clients.client(account.identity, account.environment)
+        try:
+            response = await client.post(url, data=form, auth=auth, headers={"Accept": "application/json"})
+        except httpx.TimeoutException:
+            raise TokenUnavailable("token endpoint did not answer in time", 0) from None
+        except httpx.HTTPError as exc:
+            raise TokenUnavailable(f"token endpoint unreachable ({type(exc).__name__})", 0) from None
+        return self._parse(response)
+
+    @staticmethod
+    def _parse(response: httpx.Response) -> _TokenResponse:
+        if response.status_code != 200:
+            raise TokenUnavailable(
+                f"token endpoint answered {response.status_code} {_oauth_error_code(response)}", 0
+            )
+        try:
+            return msgspec.json.decode(response.content, type=_TokenResponse)
+        except msgspec.ValidationError:
+            raise TokenUnavailable("token endpoint answered without a usable access_token", 0) from None
+
+    def _token_from(self, response: _TokenResponse, requested_at: float) -> _Token:
+        lifetime = response.expires_in or self._config.default_lifetime_seconds
+        safety = min(self._config.expiry_safety_seconds, lifetime * 0.1)
+        usable_until = requested_at + lifetime - safety
+        refresh_at = min(requested_at + lifetime * self._config.refresh_at_fraction, usable_until)
+        return _Token(value=response.access_token, refresh_at=refresh_at, usable_until=usable_until)
+
+    def _record_failure(self, key: TokenKey, reason: str) -> None:
+        backoff = self._backoff.setdefault(key, _Backoff())
+        backoff.failures += 1
+        delay = min(
+            self._config.failure_backoff_seconds * 2 ** (backoff.failures - 1),
+            self._config.failure_backoff_max_seconds,
+        )
+        backoff.next_attempt_at = self._clock() + delay
+        _log.warning(
+            "token_request_failed",
+            environment=key.environment,
+            scope_afnemer=key.scope.split("-", 1)[0],
+            reason=reason,
+            failures=backoff.failures,
+            backoff_seconds=delay,
+        )
+
+
+def _oauth_error_code(response: httpx.Response) -> str:
+    # Only the OAuth2 `error` code is kept: `error_description` is free text from the IdP.
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) and _OAUTH_ERROR.fullmatch(error) else ""
