@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.identity.config import ALLOWED_ALGORITHMS, ClaimMapping, IssuerConfig
 from app.identity.principal import Principal
 
-__all__ = ["Principal"]
+__all__ = ["ALLOWED_ALGORITHMS", "ClaimMapping", "IssuerConfig", "Principal"]
