@@ -25,11 +25,15 @@ class Gegevensset(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     query_types: tuple[str, ...] = ("*",)
     # Field paths of Personen `fields`; "naam" allows all of naam; "naam.*" likewise; "*" everything.
     fields: tuple[str, ...] = ()
-    # Search parameter names (wire names); type and fields are always allowed.
+    # Search parameter names (wire names), or ("*",) for all; type and fields are always allowed,
+    # inclusiefOverledenPersonen is governed by `inclusief_overleden_personen` alone.
     parameters: tuple[str, ...] = ()
     inclusief_overleden_personen: bool = False
     # "Own residents only": inject gemeenteVanInschrijving = this code, refuse any other value.
     own_residents_gemeente: str | None = None
+    # Codes of former gemeenten merged into that one: BAG identifications keep the old code as
+    # their first four digits, so Bewoning accepts an adresseerbaar object starting with these too.
+    own_residents_former_gemeenten: tuple[str, ...] = ()
     # Persons with geheimhoudingPersoonsgegevens: deliver them, or leave them out of the answer.
     geheimhouding: Literal["deliver", "withhold"] = "deliver"
     description: str = ""

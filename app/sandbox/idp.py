@@ -1,0 +1,173 @@
+"""The sandbox's dev identity provider: the tokens the demo tenants' employees and applications carry.
+
+One issuer (`DEV_IDP_ISSUER`) serves every demo tenant; the broker tells them apart by the
+`tenant` claim (its issuer configurations say `tenant_claim = "tenant"`). Tokens are ES256 JWTs
+signed with an EC P-256 key kept in `<state_dir>/pki/dev-idp.key` (0600, created on first use,
+then reused), with `kid` = the key's RFC 7638 thumbprint.
+
+Claims: `iss`, `aud`, `sub`, `iat`, `nbf`, `exp`, `jti`, `tenant`; `employee_id` for an employee
+token (an application token has none), `roles`, `azp` (client) and `organisation` when given —
+the claim names of `app.identity.ClaimMapping`'s defaults, plus `organisation`.
+
+The public keys are served as `GET /dev-idp/jwks.json` (with an OpenID discovery document beside
+it) by the sandbox's HTTPS server, and returned by `dev_idp_jwks(state_dir)` for a broker that
+configures them inline. Like the rest of the sandbox this module imports nothing of the broker.
+
+It is for development and tests only. It never logs a token or key material.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from joserfc import jwt
+from joserfc.jwk import ECKey
+from litestar import Request, Response, Router, get
+
+__all__ = [
+    "DEV_IDP_ALGORITHM",
+    "DEV_IDP_AUDIENCE",
+    "DEV_IDP_ISSUER",
+    "DEV_IDP_PATH",
+    "DEV_IDP_TENANT_CLAIM",
+    "dev_idp_jwks",
+    "dev_idp_key_path",
+    "dev_idp_router",
+    "ensure_dev_idp_key",
+    "issue_dev_token",
+]
+
+DEV_IDP_PATH: Final = "/dev-idp"
+# An identifier, not an address the broker dials: it stays the same whatever port the sandbox uses.
+DEV_IDP_ISSUER: Final = "https://127.0.0.1:8443/dev-idp"
+DEV_IDP_AUDIENCE: Final = "brp-broker"
+DEV_IDP_TENANT_CLAIM: Final = "tenant"
+DEV_IDP_ALGORITHM: Final = "ES256"
+
+_KEY_FILE: Final = "dev-idp.key"
+_JWKS_CACHE_SECONDS: Final = 300
+
+
+def dev_idp_key_path(state_dir: Path) -> Path:
+    """Where the dev IdP's signing key lives: `<state_dir>/pki/dev-idp.key`."""
+    return state_dir / "pki" / _KEY_FILE
+
+
+def ensure_dev_idp_key(state_dir: Path) -> ECKey:
+    """The dev IdP's signing key, created (EC P-256, file mode 0600) on first use and then reused."""
+    path = dev_idp_key_path(state_dir)
+    key = _read_key(path)
+    if key is None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _create_key(path)
+        key = _read_key(path)
+        if key is None:
+            raise RuntimeError(f"the dev IdP key at {path} cannot be read")
+    return key
+
+
+def dev_idp_jwks(state_dir: Path) -> dict[str, Any]:
+    """The dev IdP's public JWK Set (`{"keys": [...]}`), e.g. for an inline issuer configuration."""
+    key = ensure_dev_idp_key(state_dir)
+    public = key.as_dict(private=False)
+    return {"keys": [{**public, "kid": key.thumbprint(), "use": "sig", "alg": DEV_IDP_ALGORITHM}]}
+
+
+def issue_dev_token(
+    state_dir: Path,
+    *,
+    tenant: str,
+    subject: str,
+    employee: str | None = None,
+    roles: Iterable[str] = (),
+    client: str | None = None,
+    organisation: str | None = None,
+    audience: str = DEV_IDP_AUDIENCE,
+    lifetime: int = 3600,
+    extra_claims: Mapping[str, Any] | None = None,
+    issuer: str = DEV_IDP_ISSUER,
+    now: float | None = None,
+) -> str:
+    """A signed token of the dev IdP: an employee token when `employee` is given, else an application token.
+
+    `extra_claims` are added last and replace standard claims of the same name (tests use that to
+    make expired or otherwise broken tokens); `now` (Unix seconds) defaults to the current time.
+    """
+    key = ensure_dev_idp_key(state_dir)
+    issued_at = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "iat": issued_at,
+        "nbf": issued_at,
+        "exp": issued_at + lifetime,
+        "jti": secrets.token_urlsafe(16),
+        DEV_IDP_TENANT_CLAIM: tenant,
+    }
+    optional = {"employee_id": employee, "azp": client, "organisation": organisation}
+    claims.update({name: value for name, value in optional.items() if value is not None})
+    role_list = list(roles)
+    if role_list:
+        claims["roles"] = role_list
+    claims.update(extra_claims or {})
+    header = {"alg": DEV_IDP_ALGORITHM, "typ": "JWT", "kid": key.thumbprint()}
+    return jwt.encode(header, claims, key, algorithms=[DEV_IDP_ALGORITHM])
+
+
+def dev_idp_router(state_dir: Path, issuer: str = DEV_IDP_ISSUER) -> Router:
+    """The dev IdP's HTTP routes (JWKS and discovery document) for the sandbox app.
+
+    The key is created here, when the app is built, so the first request does no file I/O.
+    """
+    jwks = dev_idp_jwks(state_dir)
+
+    @get("/jwks.json", sync_to_thread=False)
+    def jwks_endpoint() -> Response[dict[str, Any]]:
+        """The dev IdP's public keys."""
+        cache = {"Cache-Control": f"public, max-age={_JWKS_CACHE_SECONDS}"}
+        return Response(jwks, media_type="application/jwk-set+json", headers=cache)
+
+    @get("/.well-known/openid-configuration", sync_to_thread=False)
+    def discovery_endpoint(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """A minimal OpenID Provider metadata document pointing at the JWKS."""
+        base = str(request.base_url).rstrip("/")
+        return {
+            "issuer": issuer,
+            "jwks_uri": f"{base}{DEV_IDP_PATH}/jwks.json",
+            "id_token_signing_alg_values_supported": [DEV_IDP_ALGORITHM],
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+        }
+
+    return Router(path=DEV_IDP_PATH, route_handlers=[jwks_endpoint, discovery_endpoint])
+
+
+def _read_key(path: Path) -> ECKey | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return ECKey.import_key(data)
+
+
+def _create_key(path: Path) -> None:
+    key = ECKey.generate_key("P-256", private=True)
+    pem = key.as_pem(private=True)
+    # mkstemp creates the file 0600 before a byte is written; linking it into place fails if
+    # another process got there first, and then that process's key is the one everybody uses.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
