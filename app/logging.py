@@ -29,6 +29,7 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/=]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # A BSN is nine digits; redact any standalone run of nine digits, whatever it is.
 _BSN = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+_TRACEBACK = "Traceback (most recent call last)"
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
@@ -75,6 +76,11 @@ def _drop_exception_text(_logger: WrappedLogger, _method: str, event_dict: Event
             event_dict["exception_type"] = exc_info[0].__qualname__
     event_dict.pop("exception", None)
     event_dict.pop("stack_info", None)
+    # Some libraries (uvicorn on a failed startup) format the traceback into the message itself.
+    event = event_dict.get("event")
+    if isinstance(event, str) and _TRACEBACK in event:
+        event_dict["event"] = event.split(_TRACEBACK, 1)[0].rstrip(" +|-\n") or "exception"
+        event_dict["traceback_removed"] = True
     return event_dict
 
 

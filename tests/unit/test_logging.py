@@ -66,3 +66,18 @@ def test_library_log_lines_pass_the_same_redaction() -> None:
     assert "Traceback" not in text
     lines = [json.loads(line) for line in text.splitlines()]
     assert lines[1]["exception_type"] == "ValueError"
+
+
+def test_traceback_formatted_into_a_message_is_removed() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        logging.getLogger("uvicorn.error").error(
+            "Startup failed\nTraceback (most recent call last):\n  File \"x.py\", line 1\nValueError: 999993653"
+        )
+    finally:
+        configure_logging("info", "json")
+    line = json.loads(stream.getvalue())
+    assert line["event"] == "Startup failed"
+    assert line["traceback_removed"] is True
+    assert "x.py" not in stream.getvalue()
