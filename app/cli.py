@@ -1,16 +1,20 @@
-"""The `brp-broker` command: serve, dev, migrate, sandbox.
+"""The `brp-broker` command.
 
-Every command reads the settings first; a wrong setting ends the program with one line naming
-the variable (exit status 2), never a traceback.
+    serve | dev [token ...] | migrate | sandbox [convert ...] | tenants apply DIR |
+    protocol verify | protocol retention | protocol inzage
+
+Every command reads the settings first; a wrong setting or input ends the program with one line
+naming what is wrong (exit status 2), never a traceback. No command prints a secret.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -18,6 +22,7 @@ import structlog
 
 from app.db import EmbeddedPostgres, MigrationError, apply_migrations, ensure_database, with_user
 from app.logging import configure_logging
+from app.secrets import SecretKey, SecretReferenceError
 from app.settings import Settings, SettingsError, load_settings
 
 __all__ = ["main"]
@@ -25,6 +30,7 @@ __all__ = ["main"]
 _log = structlog.get_logger("app.cli")
 
 DEV_DATABASE = "brp_broker"
+DEMO_TENANTS = Path("tenants")
 
 
 class CommandError(Exception):
@@ -35,14 +41,48 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brp-broker", description="Multi-tenant gateway to RvIG's BRP API.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the broker (needs BROKER_DATABASE_URL)")
-    commands.add_parser("dev", help="embedded PostgreSQL + migrations + broker on 127.0.0.1:8080")
+    dev = commands.add_parser("dev", help="embedded PostgreSQL + sandbox RvIG + demo tenants + broker")
+    dev_commands = dev.add_subparsers(dest="dev_command")
+    token = dev_commands.add_parser("token", help="print a dev identity provider token for curl")
+    token.add_argument("--tenant", required=True, help="tenant slug, e.g. amsterdam")
+    token.add_argument("--employee", help="employee id (omit for an application token)")
+    token.add_argument("--role", action="append", default=[], help="role (repeatable)")
+    token.add_argument("--client", default="dev-client", help="client application id")
+    token.add_argument("--organisation", help="member organisation (samenwerkingsverband)")
+    token.add_argument("--lifetime", type=int, default=3600, help="seconds")
     commands.add_parser("migrate", help="apply pending database migrations")
+    _sandbox_parser(commands)
+    tenants = commands.add_parser("tenants", help="declarative tenant configuration")
+    tenant_commands = tenants.add_subparsers(dest="tenants_command", required=True)
+    apply = tenant_commands.add_parser("apply", help="validate, show and apply tenants/*.toml")
+    apply.add_argument("directory", type=Path)
+    apply.add_argument("--dry-run", action="store_true", help="show the changes, change nothing")
+    apply.add_argument("--prune", action="store_true", help="also remove tenants that have no file")
+    _protocol_parser(commands)
+    return parser
+
+
+def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sandbox = commands.add_parser("sandbox", help="run the local stand-in of RvIG (https://127.0.0.1:8443)")
     sandbox.add_argument("--config", type=Path, default=None, help="sandbox TOML (default: the packaged one)")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command")
     convert = sandbox_commands.add_parser("convert", help="rebuild personen.json from RvIG's test set CSV")
     convert.add_argument("args", nargs=argparse.REMAINDER, help="options of the converter (see --help)")
-    return parser
+
+
+def _protocol_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    protocol = commands.add_parser("protocol", help="the protocol register (needs the owner URL)")
+    protocol_commands = protocol.add_subparsers(dest="protocol_command", required=True)
+    verify = protocol_commands.add_parser("verify", help="check the hash chain; report the first broken link")
+    verify.add_argument("--tenant")
+    retention = protocol_commands.add_parser("retention", help="drop partitions older than the term")
+    retention.add_argument("--term-years", type=int, default=20)
+    inzage = protocol_commands.add_parser("inzage", help="who consulted or found a person (citizen request)")
+    inzage.add_argument("--tenant", required=True)
+    inzage.add_argument("--bsn", required=True)
+    inzage.add_argument("--from", dest="from_", type=dt.date.fromisoformat)
+    inzage.add_argument("--to", type=dt.date.fromisoformat)
+    inzage.add_argument("--format", choices=["json", "csv"], default="json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,21 +98,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
-        if args.command == "sandbox":
-            return _sandbox(settings, args.config)
-        return _COMMANDS[args.command](settings)
-    except (SettingsError, CommandError, MigrationError) as exc:
+        return _command(args)(settings, args)
+    except (SettingsError, CommandError, MigrationError, SecretReferenceError, ValueError) as exc:
         print(f"brp-broker: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
+def _command(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace], int]:
+    if args.command == "dev" and args.dev_command == "token":
+        return _dev_token
+    if args.command == "protocol":
+        return _PROTOCOL[args.protocol_command]
+    return _COMMANDS[args.command]
+
+
 def _exit_on_sigterm(_signum: int, _frame: object) -> None:
     sys.exit(0)
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     if settings.database_url is None:
         raise CommandError(
             "BROKER_DATABASE_URL: is required for `serve` (`brp-broker dev` starts an embedded database)"
@@ -81,25 +127,90 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-def _migrate(settings: Settings) -> int:
+def _owner_url(settings: Settings) -> str:
     url = settings.migration_url
     if url is None:
-        raise CommandError("BROKER_DATABASE_OWNER_URL or BROKER_DATABASE_URL: is required for `migrate`")
-    result = asyncio.run(apply_migrations(url))
+        raise CommandError("BROKER_DATABASE_OWNER_URL or BROKER_DATABASE_URL: is required for this command")
+    return url
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace | None = None) -> int:
+    result = asyncio.run(apply_migrations(_owner_url(settings)))
     print(f"applied {len(result.applied)} migration(s); {result.already_applied} were already applied")
     return 0
 
 
-def _sandbox(settings: Settings, config_path: Path | None) -> int:
+def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
     from app.sandbox.config import load_config
     from app.sandbox.server import serve_sandbox
 
-    serve_sandbox(load_config(config_path, state_dir=str(settings.state_dir)))
+    serve_sandbox(load_config(args.config, state_dir=str(settings.state_dir)))
     return 0
 
 
-def _dev(settings: Settings) -> int:
-    from app.dev import with_sandbox_upstream
+def _tenants(settings: Settings, args: argparse.Namespace) -> int:
+    from app.tenancy import TenancyApplyError, TenantFileError, apply, load_tenant_files
+
+    try:
+        specs = load_tenant_files(args.directory, secret_key=SecretKey.from_environment())
+        plan = asyncio.run(apply(_owner_url(settings), specs, prune=args.prune, dry_run=args.dry_run))
+    except (TenantFileError, TenancyApplyError) as exc:
+        raise CommandError(str(exc)) from None
+    print(plan.render())
+    return 0
+
+
+def _protocol_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from app.protocol import format_report, verify
+
+    report = asyncio.run(verify(_owner_url(settings), args.tenant))
+    print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def _protocol_retention(settings: Settings, args: argparse.Namespace) -> int:
+    from app.protocol import RetentionError, apply_retention
+
+    try:
+        report = asyncio.run(apply_retention(_owner_url(settings), term_years=args.term_years))
+    except RetentionError as exc:
+        raise CommandError(str(exc)) from None
+    print(msgspec.json.encode(report).decode())
+    return 0
+
+
+def _protocol_inzage(settings: Settings, args: argparse.Namespace) -> int:
+    from app.protocol import inzage, render
+
+    def moment(day: dt.date | None) -> dt.datetime | None:
+        return None if day is None else dt.datetime.combine(day, dt.time(), dt.UTC)
+
+    entries = asyncio.run(
+        inzage(_owner_url(settings), args.tenant, args.bsn, moment(args.from_), moment(args.to))
+    )
+    print(render(entries, args.format))
+    return 0
+
+
+def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
+    from app.sandbox.idp import issue_dev_token
+
+    token = issue_dev_token(
+        settings.state_dir,
+        tenant=args.tenant,
+        subject=args.employee or args.client,
+        employee=args.employee,
+        roles=tuple(args.role),
+        client=args.client,
+        organisation=args.organisation,
+        lifetime=args.lifetime,
+    )
+    print(token)
+    return 0
+
+
+def _dev(settings: Settings, _args: argparse.Namespace) -> int:
+    from app.dev import apply_tenants, sandbox_settings, write_dev_secrets
     from app.sandbox.config import load_config
     from app.sandbox.server import SandboxThread
 
@@ -118,8 +229,11 @@ def _dev(settings: Settings) -> int:
         sandbox_config = load_config(state_dir=str(settings.state_dir))
         with SandboxThread(sandbox_config) as sandbox:
             _log.info("sandbox_started", url=sandbox.base_url)
-            if settings.afnemer is None:
-                settings = with_sandbox_upstream(settings, sandbox_config, sandbox.pki, sandbox.base_url)
+            settings = sandbox_settings(settings, sandbox.pki, sandbox.base_url)
+            write_dev_secrets(settings.state_dir / "secrets", sandbox_config)
+            if DEMO_TENANTS.is_dir():
+                plan = asyncio.run(apply_tenants(_owner_url(settings), DEMO_TENANTS))
+                _log.info("demo_tenants_applied", changes=len(plan.changes))
             _run_server(settings)
     finally:
         if embedded is not None:
@@ -145,7 +259,18 @@ def _run_server(settings: Settings) -> None:
     uvicorn.Server(config).run()
 
 
-_COMMANDS = {"serve": _serve, "dev": _dev, "migrate": _migrate}
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "serve": _serve,
+    "dev": _dev,
+    "migrate": _migrate,
+    "sandbox": _sandbox,
+    "tenants": _tenants,
+}
+_PROTOCOL: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "verify": _protocol_verify,
+    "retention": _protocol_retention,
+    "inzage": _protocol_inzage,
+}
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, get
 
+from app.tenancy import DirectorySnapshot
+
 __all__ = ["Check", "HealthController", "Readiness"]
 
 
@@ -49,16 +51,27 @@ async def _upstream(request: Request[Any, Any, Any]) -> dict[str, Check]:
         days = identity.days_left()
         status = "fail" if days < 0 else "warn" if identity.expires_soon() else "ok"
         checks[f"certificate:{identity.name}"] = Check(status=status, detail=f"{days} days left")
-    afnemer = resources.settings.afnemer
-    if afnemer is not None:
-        environment = resources.upstream.environments[afnemer.environment]
-        probe = await resources.reachability.check(
-            afnemer.identity, afnemer.environment, environment.token_url
-        )
-        checks[f"upstream:{afnemer.environment}"] = Check(
+    for identity_name, environment in _routes_in_use(resources.directory.snapshot):
+        url = resources.upstream.environments[environment].token_url
+        if url is None:
+            continue
+        probe = await resources.reachability.check(identity_name, environment, url)
+        checks[f"upstream:{environment}:{identity_name}"] = Check(
             status="ok" if probe.reachable else "fail", detail=probe.detail
         )
     return checks
+
+
+def _routes_in_use(snapshot: DirectorySnapshot) -> list[tuple[str, str]]:
+    """The (identity, environment) pairs that some usable afnemer of an active tenant goes through."""
+    routes = {
+        (afnemer.account.identity, afnemer.account.environment)
+        for tenant in snapshot.tenants.values()
+        if tenant.active
+        for afnemer in tenant.afnemers.values()
+        if afnemer.account is not None
+    }
+    return sorted(routes)
 
 
 class HealthController(Controller):

@@ -1,18 +1,20 @@
 """The composition root: the only module that knows every part of the broker.
 
 `create_app(settings)` returns a Litestar app configured by `BrokerPlugin`. The plugin wires the
-lifespan (which owns every pool and client), the exception handlers, the routes and the OpenAPI
-document. Nothing else creates long-lived resources.
+lifespan (which owns every pool, client, cache and background task), the exception handlers, the
+routes and the OpenAPI document. Nothing else creates long-lived resources.
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 import structlog
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -24,16 +26,16 @@ from app.correlation import CorrelationIdMiddleware
 from app.db import create_pool
 from app.errors import exception_handlers
 from app.gateway import ROUTES, GatewayPipeline
-from app.gateway.single_afnemer import (
-    AllowEverything,
-    NoLimits,
-    OpenSandboxAuthenticator,
-    SingleAfnemerResolver,
-    UnrecordedProtocol,
-)
+from app.gateway.unlimited import Unlimited
 from app.health import HealthController
+from app.identity.authenticator import JwtAuthenticator
+from app.identity.jwks import JwksCache
+from app.identity.validator import TokenValidator
+from app.protocol import ProtocolWriter
+from app.secrets import SecretKey
 from app.settings import Settings
-from app.upstream import Upstream, account_for
+from app.tenancy import TenancyResolver, TenantDirectory
+from app.upstream import Upstream
 from app.upstream.reachability import ReachabilityProbe
 
 __all__ = ["BrokerPlugin", "Resources", "create_app"]
@@ -49,6 +51,8 @@ class Resources:
     pool: asyncpg.Pool
     upstream: Upstream
     reachability: ReachabilityProbe
+    directory: TenantDirectory
+    protocol: ProtocolWriter
 
 
 class BrokerPlugin(InitPluginProtocol):
@@ -81,43 +85,62 @@ class BrokerPlugin(InitPluginProtocol):
         settings = self.settings
         if settings.database_url is None:
             raise RuntimeError("database_url must be resolved before the app starts (the CLI does this)")
-        pool = await create_pool(
-            settings.database_url,
-            settings.database_runtime_role,
-            min_size=settings.database_pool_min,
-            max_size=settings.database_pool_max,
-        )
-        upstream = Upstream.open(
-            settings.identities, settings.resolved_environments(), settings.token, clock=self.clock
-        )
-        app.state.resources = Resources(
-            settings=settings, pool=pool, upstream=upstream, reachability=ReachabilityProbe(upstream.clients)
-        )
-        app.state.pipeline = _pipeline(settings, upstream)
-        _log.info("broker_started")
-        try:
+        async with AsyncExitStack() as stack:
+            pool = await create_pool(
+                settings.database_url,
+                settings.database_runtime_role,
+                min_size=settings.database_pool_min,
+                max_size=settings.database_pool_max,
+            )
+            stack.push_async_callback(pool.close)
+            upstream = Upstream.open(
+                settings.identities, settings.resolved_environments(), settings.token, clock=self.clock
+            )
+            stack.push_async_callback(upstream.aclose)
+            directory = TenantDirectory(
+                pool,
+                {name: identity.oin for name, identity in upstream.identities.items()},
+                secret_key=SecretKey.from_environment(),
+                safety_reload_seconds=settings.tenancy_safety_reload_seconds,
+            )
+            await directory.start()
+            stack.push_async_callback(directory.stop)
+            idp_client = _idp_client(settings, upstream)
+            stack.push_async_callback(idp_client.aclose)
+            protocol = ProtocolWriter(pool)
+            await protocol.start()
+            stack.push_async_callback(protocol.stop)
+            app.state.resources = Resources(
+                settings=settings,
+                pool=pool,
+                upstream=upstream,
+                reachability=ReachabilityProbe(upstream.clients),
+                directory=directory,
+                protocol=protocol,
+            )
+            app.state.pipeline = GatewayPipeline(
+                authenticator=JwtAuthenticator(TokenValidator(directory, JwksCache(idp_client))),
+                resolver=TenancyResolver(directory),
+                limiter=Unlimited(),
+                forwarder=upstream.forwarder,
+                protocoller=protocol,
+                max_body_bytes=settings.max_body_bytes,
+            )
+            _log.info("broker_started", tenants=len(directory.snapshot.tenants))
             yield
-        finally:
-            await upstream.aclose()
-            await pool.close()
-            _log.info("broker_stopped")
+        _log.info("broker_stopped")
 
 
-def _pipeline(settings: Settings, upstream: Upstream) -> GatewayPipeline | None:
-    if settings.afnemer is None:
-        return None
-    if settings.afnemer.environment != "sandbox":
-        # The single-afnemer fillings authenticate nobody and protocol nothing.
-        raise RuntimeError("a single afnemer from settings may only use the sandbox environment")
-    return GatewayPipeline(
-        authenticator=OpenSandboxAuthenticator(),
-        resolver=SingleAfnemerResolver(account_for(settings.afnemer, upstream.identities)),
-        authoriser=AllowEverything(),
-        limiter=NoLimits(),
-        forwarder=upstream.forwarder,
-        protocoller=UnrecordedProtocol(),
-        max_body_bytes=settings.max_body_bytes,
-    )
+def _idp_client(settings: Settings, upstream: Upstream) -> httpx.AsyncClient:
+    """The one client for identity providers' JWKS: extra trusted CAs, and a client certificate
+    for providers that require mTLS (the sandbox's dev IdP)."""
+    if settings.idp_identity is not None:
+        context = upstream.identities[settings.idp_identity].ssl_context
+    else:
+        context = ssl.create_default_context()
+    if settings.idp_ca_bundle is not None:
+        context.load_verify_locations(cafile=str(settings.idp_ca_bundle))
+    return httpx.AsyncClient(verify=context, timeout=5.0, follow_redirects=False, trust_env=False)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> Litestar:

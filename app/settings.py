@@ -19,14 +19,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from app.secrets import SecretReferenceError, validate_reference
-from app.upstream.config import (
-    DEFAULT_ENVIRONMENTS,
-    EnvironmentConfig,
-    IdentityConfig,
-    TokenConfig,
-    UpstreamAfnemerConfig,
-)
+from app.upstream.config import DEFAULT_ENVIRONMENTS, EnvironmentConfig, IdentityConfig, TokenConfig
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
 
@@ -60,7 +53,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # The role the app runs as; it owns nothing and has no BYPASSRLS.
     database_runtime_role: str = "brp_app"
     database_pool_min: PositiveInt = 2
-    database_pool_max: PositiveInt = 20
+    # At least 4: the tenancy listener and the protocol writer each hold one while serving.
+    database_pool_max: Annotated[int, msgspec.Meta(ge=4)] = 20
     database_timeout: PositiveFloat = 5.0
     redis_url: str | None = None
     state_dir: Path = Path(".state")
@@ -75,8 +69,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     identities: tuple[IdentityConfig, ...] = ()
     environments: dict[str, EnvironmentConfig] = msgspec.field(default_factory=dict)
     token: TokenConfig = msgspec.field(default_factory=TokenConfig)
-    # The single afnemer every request uses until tenants are configured.
-    afnemer: UpstreamAfnemerConfig | None = None
+    # Extra CA certificates trusted when fetching identity providers' JWKS (None: system store).
+    idp_ca_bundle: Path | None = None
+    # An OIN identity whose certificate is presented to identity providers that require mTLS
+    # (the sandbox's dev IdP does; so do some government IdPs). None: no client certificate.
+    idp_identity: str | None = None
+    # Re-read every tenant's configuration this often, besides on change (LISTEN/NOTIFY).
+    tenancy_safety_reload_seconds: PositiveFloat = 60.0
 
     @property
     def migration_url(self) -> str | None:
@@ -185,12 +184,7 @@ def _check_upstream(settings: Settings) -> None:
     names = [identity.name for identity in settings.identities]
     if len(names) != len(set(names)):
         raise SettingsError("identities", "every identity needs its own name")
-    afnemer = settings.afnemer
-    if afnemer is None:
-        return
-    if afnemer.identity not in names:
-        raise SettingsError("afnemer.identity", f"names no configured identity ({afnemer.identity!r})")
-    try:
-        validate_reference(afnemer.client_secret)
-    except SecretReferenceError as exc:
-        raise SettingsError("afnemer.client_secret", str(exc)) from None
+    if settings.idp_identity is not None and settings.idp_identity not in names:
+        raise SettingsError(
+            _env_name("idp_identity"), f"names no configured identity ({settings.idp_identity!r})"
+        )

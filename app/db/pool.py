@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from uuid import UUID
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -48,12 +47,13 @@ async def create_pool(url: str, runtime_role: str, *, min_size: int = 2, max_siz
 
 
 @asynccontextmanager
-async def tenant_scope(pool: asyncpg.Pool, tenant_id: UUID | str) -> AsyncIterator[PoolConnectionProxy]:
-    """A transaction in which row-level security sees only `tenant_id`'s rows.
+async def tenant_scope(pool: asyncpg.Pool, tenant: str) -> AsyncIterator[PoolConnectionProxy]:
+    """A transaction in which row-level security sees only the rows of `tenant` (its slug).
 
-    The setting is transaction-local (`set_config(..., true)`), so it cannot leak to the next
-    user of the pooled connection.
+    `app.tenant_id` always holds the tenant's slug (migration 0006). The setting is
+    transaction-local (`set_config(..., true)`), so it cannot leak to the next user of the pooled
+    connection.
     """
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant_id))
+        await connection.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
         yield connection

@@ -1,9 +1,10 @@
 """The data path for one BRP request: run the seams in order, protocol the outcome, respond.
 
-Order (RvIG's own where it has one): authenticate (401) → method (405) → Accept (406) →
-Content-Type (415) → body (400) → afnemer (400/403) → doelbinding (403) → limits (429) →
-forward → protocol → respond. Every request that reached the pipeline is protocolled, granted or
-not; when the protocol cannot be committed the client gets 503 and no person data.
+Order (RvIG's own where it has one): authenticate (401, then 400 for bad `x-*` headers) →
+method (405) → Accept (406) → Content-Type (415) → body (400) → afnemer (400/403) →
+doelbinding (403) → limits (429) → forward → protocol → respond. Every request that reached the
+pipeline is protocolled, granted or not; when the protocol cannot be committed the client gets
+503 and no person data.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from app.brp import (
 )
 from app.brp.problems import method_not_allowed, request_too_large
 from app.correlation import correlation_id_of
-from app.gateway.seams import AfnemerResolver, Authenticator, Authoriser, Limiter, Protocoller
-from app.identity import Principal
+from app.gateway.seams import AccessResolver, Authenticator, Limiter, Protocoller
+from app.identity.authenticator import AuthenticatedCaller
 from app.protocol import ProtocolRecord
-from app.upstream import AfnemerAccount, Forwarder, UpstreamAnswer
+from app.tenancy import Access
+from app.upstream import Forwarder, UpstreamAnswer
 
 __all__ = ["GatewayPipeline"]
 
@@ -40,8 +42,8 @@ class _Trail(msgspec.Struct):
     api: Api
     occurred_at: dt.datetime
     started: float
-    principal: Principal | None = None
-    account: AfnemerAccount | None = None
+    caller: AuthenticatedCaller | None = None
+    access: Access | None = None
     query: Query | None = None
     requested_fields: tuple[str, ...] = ()
 
@@ -53,8 +55,7 @@ class GatewayPipeline:
         self,
         *,
         authenticator: Authenticator,
-        resolver: AfnemerResolver,
-        authoriser: Authoriser,
+        resolver: AccessResolver,
         limiter: Limiter,
         forwarder: Forwarder,
         protocoller: Protocoller,
@@ -62,7 +63,6 @@ class GatewayPipeline:
     ) -> None:
         self._authenticator = authenticator
         self._resolver = resolver
-        self._authoriser = authoriser
         self._limiter = limiter
         self._forwarder = forwarder
         self._protocoller = protocoller
@@ -82,7 +82,7 @@ class GatewayPipeline:
     async def _run(
         self, api: Api, request: Request[Any, Any, Any], trail: _Trail
     ) -> tuple[UpstreamAnswer, dict[str, str]]:
-        trail.principal = principal = await self._authenticator.authenticate(request)
+        trail.caller = caller = await self._authenticator.identify(request)
         if request.method != "POST":
             raise method_not_allowed()
         check_media_types(request.headers.get("content-type"), request.headers.get("accept"))
@@ -90,10 +90,17 @@ class GatewayPipeline:
         trail.query = query
         if isinstance(query, PersonenQuery):
             trail.requested_fields = query.fields
-        trail.account = account = self._resolver.resolve(principal, request.headers.get("x-afnemer-id"))
-        trail.query = query = self._authoriser.authorise(principal, account, query)
-        headers = await self._limiter.check(principal, account)
-        answer = await self._forwarder.forward(account, query, request.url.path)
+        principal = caller.principal
+        trail.access = access = self._resolver.resolve(principal, caller.headers.afnemer_id, request.headers)
+        trail.query = query = access.policy.authorise(query)
+        headers = await self._limiter.check(principal, access)
+        sent = query
+        answer = await self._forwarder.forward(
+            access.account,
+            sent,
+            request.url.path,
+            shape=lambda data: access.policy.withhold_secret_persons(sent, data),
+        )
         return answer, headers
 
     async def _body(self, request: Request[Any, Any, Any]) -> bytes:
@@ -113,23 +120,26 @@ class GatewayPipeline:
         problem_code: str | None,
         answer: UpstreamAnswer | None = None,
     ) -> None:
-        principal, account, query = trail.principal, trail.account, trail.query
-        headers = request.headers
+        caller, access, query = trail.caller, trail.access, trail.query
+        principal = caller.principal if caller else None
+        stated = caller.headers if caller else None
+        account = access.account if access else None
         record = ProtocolRecord(
             tenant=principal.tenant if principal else "",
+            member_organisation=access.member_organisation if access else None,
             occurred_at=trail.occurred_at,
             correlation_id=correlation_id_of(request.scope),
             api=trail.api.value,
             status=status,
             latency_ms=round((time.perf_counter() - trail.started) * 1000, 3),
             subject=principal.subject if principal else None,
-            employee=principal.employee if principal else None,
+            employee=stated.gebruiker if stated else None,
             client_application=principal.client if principal else None,
             afnemer_id=account.afnemer_id if account else None,
             environment=account.environment if account else None,
-            doelbinding=headers.get("x-doelbinding"),
-            verwerking=headers.get("x-verwerking"),
-            origin_oin=headers.get("x-origin-oin"),
+            doelbinding=stated.doelbinding if stated else None,
+            verwerking=stated.verwerking if stated else None,
+            origin_oin=stated.origin_oin if stated else None,
             query_type=type(query).__name__ if query is not None else None,
             search_parameters=search_parameters(query) if query is not None else {},
             requested_fields=trail.requested_fields,

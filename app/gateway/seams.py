@@ -1,45 +1,41 @@
 """The steps of the data path as interfaces, so each can be filled and tested on its own.
 
 authenticate → resolve afnemer → authorise → limit → forward → protocol → respond
-(DESIGN.md, "Request flow"). The gateway only calls these; it decides nothing itself.
+(DESIGN.md, "Request flow"). The gateway only calls these; it decides nothing itself. The
+doelbinding of step 4 travels with the resolved `Access` (`access.policy`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from litestar import Request
 
-from app.brp import Query
 from app.identity import Principal
+from app.identity.authenticator import AuthenticatedCaller
 from app.protocol.record import ProtocolRecord
-from app.upstream import AfnemerAccount
+from app.tenancy import Access
 
-__all__ = ["AfnemerResolver", "Authenticator", "Authoriser", "Limiter", "Protocoller"]
+__all__ = ["AccessResolver", "Authenticator", "Limiter", "Protocoller"]
 
 
 class Authenticator(Protocol):
-    """Step 1: the caller, or `ProblemError` 401."""
+    """Step 1: the caller and its checked `x-*` headers, or `ProblemError` 401 / 400."""
 
-    async def authenticate(self, request: Request[Any, Any, Any]) -> Principal: ...
-
-
-class AfnemerResolver(Protocol):
-    """Step 2: the AfnemerID the caller acts for (`x-afnemer-id` when it may pick), or 400/403."""
-
-    def resolve(self, principal: Principal, requested: str | None) -> AfnemerAccount: ...
+    async def identify(self, request: Request[Any, Any, Any]) -> AuthenticatedCaller: ...
 
 
-class Authoriser(Protocol):
-    """Step 4: doelbinding; returns the query to send (e.g. with gemeenteVanInschrijving injected) or 403."""
+class AccessResolver(Protocol):
+    """Step 2: the AfnemerID the caller acts for and its doelbinding, or 400 / 403."""
 
-    def authorise(self, principal: Principal, account: AfnemerAccount, query: Query) -> Query: ...
+    def resolve(self, principal: Principal, requested: str | None, headers: Mapping[str, str]) -> Access: ...
 
 
 class Limiter(Protocol):
     """Step 5: rate limits; returns the response headers to add, or raises 429."""
 
-    async def check(self, principal: Principal, account: AfnemerAccount) -> dict[str, str]: ...
+    async def check(self, principal: Principal, access: Access) -> dict[str, str]: ...
 
 
 class Protocoller(Protocol):

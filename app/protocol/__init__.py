@@ -1,7 +1,61 @@
-"""Protocollering: the legal register of every request (Wet BRP art. 3.11)."""
+"""Protocollering: the legal register of every request (Wet BRP art. 3.11).
+
+Owns the protocol tables (migration 0003), the writer that commits a record before a request may
+answer (`ProtocolWriter`, group commit), the per-tenant hash chain and its `verify`, monthly
+partitions and `apply_retention`, and `inzage` for citizens' requests. Must never log a record, a
+BSN or a search parameter, and never store a token or a secret.
+"""
 
 from __future__ import annotations
 
+from app.protocol.access import ProtocolAccessError, ProtocolSource
+from app.protocol.chain import NO_TENANT, ChainedRecord
+from app.protocol.inzage import InzageEntry, InzageFormat, inzage, render
+from app.protocol.partitions import (
+    DEFAULT_MONTHS_AHEAD,
+    Partition,
+    create_partitions,
+    ensure_partitions,
+    list_partitions,
+)
 from app.protocol.record import ProtocolRecord
+from app.protocol.retention import (
+    DEFAULT_TERM_YEARS,
+    HARD_FLOOR_YEARS,
+    RetentionError,
+    RetentionReport,
+    apply_retention,
+)
+from app.protocol.verify import BreakKind, ChainBreak, ChainReport, VerifyReport, format_report, verify
+from app.protocol.writer import ProtocolWriter, WriterStats, write_batch
 
-__all__ = ["ProtocolRecord"]
+__all__ = [
+    "DEFAULT_MONTHS_AHEAD",
+    "DEFAULT_TERM_YEARS",
+    "HARD_FLOOR_YEARS",
+    "NO_TENANT",
+    "BreakKind",
+    "ChainBreak",
+    "ChainReport",
+    "ChainedRecord",
+    "InzageEntry",
+    "InzageFormat",
+    "Partition",
+    "ProtocolAccessError",
+    "ProtocolRecord",
+    "ProtocolSource",
+    "ProtocolWriter",
+    "RetentionError",
+    "RetentionReport",
+    "VerifyReport",
+    "WriterStats",
+    "apply_retention",
+    "create_partitions",
+    "ensure_partitions",
+    "format_report",
+    "inzage",
+    "list_partitions",
+    "render",
+    "verify",
+    "write_batch",
+]

@@ -12,14 +12,12 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
-from app.secrets import resolve_secret
 from app.upstream.clients import UpstreamClients
 from app.upstream.config import (
     DEFAULT_ENVIRONMENTS,
     EnvironmentConfig,
     IdentityConfig,
     TokenConfig,
-    UpstreamAfnemerConfig,
 )
 from app.upstream.forwarder import Forwarder, UpstreamAnswer
 from app.upstream.identities import IdentityError, OinIdentity, load_identity
@@ -37,10 +35,8 @@ __all__ = [
     "TokenManager",
     "TokenUnavailable",
     "Upstream",
-    "UpstreamAfnemerConfig",
     "UpstreamAnswer",
     "UpstreamClients",
-    "account_for",
 ]
 
 
@@ -72,17 +68,3 @@ class Upstream(msgspec.Struct, frozen=True):
         """Stop token requests in flight and close every connection."""
         await self.tokens.aclose()
         await self.clients.aclose()
-
-
-def account_for(config: UpstreamAfnemerConfig, identities: Mapping[str, OinIdentity]) -> AfnemerAccount:
-    """The account of a configured afnemer, with its secret read from its reference."""
-    identity = identities[config.identity]
-    return AfnemerAccount(
-        afnemer_id=config.afnemer_id,
-        environment=config.environment,
-        identity=identity.name,
-        oin=identity.oin,
-        client_id=config.client_id,
-        client_secret=resolve_secret(config.client_secret),
-        gemeente_code=config.gemeente_code,
-    )

@@ -18,12 +18,10 @@ __all__ = [
     "EnvironmentName",
     "IdentityConfig",
     "TokenConfig",
-    "UpstreamAfnemerConfig",
 ]
 
 EnvironmentName = Literal["sandbox", "proef", "productie"]
 Oin = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{20}$")]
-AfnemerId = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
 
@@ -108,15 +106,3 @@ class TokenConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     failure_backoff_max_seconds: Seconds = 30.0
     # Used when the token endpoint omits expires_in.
     default_lifetime_seconds: Seconds = 300.0
-
-
-class UpstreamAfnemerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """An afnemer's RvIG account: which identity and environment, and its client credentials."""
-
-    afnemer_id: AfnemerId
-    environment: EnvironmentName
-    identity: str
-    client_id: str
-    # A reference (env:NAME or file:/path), never the secret itself.
-    client_secret: str
-    gemeente_code: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}$")] | None = None

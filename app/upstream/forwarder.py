@@ -15,7 +15,7 @@ Never logs a token, a body or a BSN; logs carry the afnemer, API, status and tim
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -39,7 +39,10 @@ from app.upstream.clients import UpstreamClients
 from app.upstream.config import EnvironmentConfig
 from app.upstream.tokens import AfnemerAccount, TokenManager, TokenUnavailable
 
-__all__ = ["Forwarder", "UpstreamAnswer"]
+__all__ = ["Forwarder", "Shape", "UpstreamAnswer"]
+
+# Reduces a decoded answer before delivery; must not change the input.
+Shape = Callable[[dict[str, Any]], Mapping[str, Any]]
 
 _log = structlog.get_logger("app.upstream.forwarder")
 
@@ -79,8 +82,14 @@ class Forwarder:
         self._environments = environments
         self._tokens = tokens
 
-    async def forward(self, account: AfnemerAccount, query: Query, broker_path: str) -> UpstreamAnswer:
-        """Send `query` to RvIG as `account`; raise `ProblemError` for what must not pass through."""
+    async def forward(
+        self, account: AfnemerAccount, query: Query, broker_path: str, shape: Shape | None = None
+    ) -> UpstreamAnswer:
+        """Send `query` to RvIG as `account`; raise `ProblemError` for what must not pass through.
+
+        `shape` may reduce a successful answer before delivery (doelbinding: persons with
+        geheimhouding withheld); the persons recorded are those of the shaped answer.
+        """
         api = api_of(query)
         upstream_query, bsn_added = _with_bsn_field(query)
         body = encode_query(upstream_query)
@@ -97,7 +106,7 @@ class Forwarder:
         )
         sent_fields = upstream_query.fields if isinstance(upstream_query, PersonenQuery) else ()
         if response.status_code == 200:
-            return _delivered(query, response, bsn_added, sent_fields, upstream_ms)
+            return _delivered(query, response, bsn_added, sent_fields, upstream_ms, shape)
         return _translate(response, broker_path, sent_fields, upstream_ms)
 
     def _url(self, environment: str, api: Api) -> str:
@@ -156,19 +165,27 @@ def _with_bsn_field(query: Query) -> tuple[Query, bool]:
     return msgspec.structs.replace(query, fields=(*query.fields, _BSN_FIELD)), True
 
 
-def _delivered(
-    query: Query, response: httpx.Response, bsn_added: bool, sent_fields: tuple[str, ...], upstream_ms: float
+def _delivered(  # noqa: PLR0917 - one private call site, every argument is needed
+    query: Query,
+    response: httpx.Response,
+    bsn_added: bool,
+    sent_fields: tuple[str, ...],
+    upstream_ms: float,
+    shape: Shape | None,
 ) -> UpstreamAnswer:
     try:
-        data = msgspec.json.decode(response.content)
+        received = msgspec.json.decode(response.content)
     except msgspec.DecodeError:
         raise bad_gateway("upstreamInvalidResponse", "RvIG gaf een antwoord dat geen JSON is.") from None
-    if not isinstance(data, dict):
+    if not isinstance(received, dict):
         raise bad_gateway("upstreamInvalidResponse", "RvIG gaf een onverwacht antwoord.")
+    shaped = shape(received) if shape is not None else received
+    data = shaped if isinstance(shaped, dict) else dict(shaped)
     persons = tuple(extract_persons(query, data))
     body = response.content
-    if bsn_added:
-        _strip_bsn(data)
+    if bsn_added or shaped is not received:
+        if bsn_added:
+            data = _without_bsn(data)
         body = msgspec.json.encode(data)
     return UpstreamAnswer(
         status=200,
@@ -180,10 +197,12 @@ def _delivered(
     )
 
 
-def _strip_bsn(data: dict[str, Any]) -> None:
-    for persoon in data.get("personen", ()):
-        if isinstance(persoon, dict):
-            persoon.pop(_BSN_FIELD, None)
+def _without_bsn(data: dict[str, Any]) -> dict[str, Any]:
+    personen = [
+        {k: v for k, v in persoon.items() if k != _BSN_FIELD} if isinstance(persoon, dict) else persoon
+        for persoon in data.get("personen", ())
+    ]
+    return {**data, "personen": personen}
 
 
 def _translate(

@@ -32,7 +32,11 @@ from app.sandbox.config import load_config
 from app.sandbox.pki import ensure_dev_pki
 from tests.support.servers import free_port
 
-BSN_QUERY = {"type": "RaadpleegMetBurgerservicenummer", "burgerservicenummer": ["999993653"], "fields": ["naam"]}
+BSN_QUERY = {
+    "type": "RaadpleegMetBurgerservicenummer",
+    "burgerservicenummer": ["999993653"],
+    "fields": ["naam"],
+}
 PATH = "/haalcentraal/api/brp/personen"
 AFNEMER = "000001"
 
@@ -90,7 +94,13 @@ async def _load(client: httpx.AsyncClient, seconds: float, concurrency: int) -> 
 
 def _summary(name: str, latencies: list[float], errors: int, seconds: float) -> dict[str, float]:
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    result = {"rps": len(latencies) / seconds, "p50": q[49], "p90": q[89], "p99": q[98], "errors": float(errors)}
+    result = {
+        "rps": len(latencies) / seconds,
+        "p50": q[49],
+        "p90": q[89],
+        "p99": q[98],
+        "errors": float(errors),
+    }
     print(
         f"{name:<8} {result['rps']:8.0f} req/s  p50 {result['p50']:7.1f} ms  p90 {result['p90']:7.1f} ms  "
         f"p99 {result['p99']:7.1f} ms  errors {errors}"
@@ -117,7 +127,9 @@ async def _direct_token(client: httpx.AsyncClient, client_id: str, secret: str, 
     return str(response.json()["access_token"])
 
 
-async def _run(args: argparse.Namespace, state: Path, sandbox_port: int, broker_port: int, broker_pid: int) -> None:
+async def _run(
+    args: argparse.Namespace, state: Path, sandbox_port: int, broker_port: int, broker_pid: int
+) -> None:
     sandbox = load_config(state_dir=str(state), port=sandbox_port)
     afnemer = sandbox.afnemer_by_id(AFNEMER)
     assert afnemer is not None
@@ -125,7 +137,10 @@ async def _run(args: argparse.Namespace, state: Path, sandbox_port: int, broker_
     identity = pki.client(afnemer.oin)
     base = f"https://127.0.0.1:{sandbox_port}"
     async with httpx.AsyncClient(
-        base_url=base, verify=identity.ssl_context(pki.ca_cert), limits=_client_limits(args.concurrency), timeout=30
+        base_url=base,
+        verify=identity.ssl_context(pki.ca_cert),
+        limits=_client_limits(args.concurrency),
+        timeout=30,
     ) as direct:
         await direct.put("/sandbox/latency", json={"ms": args.latency_ms, "target": "api"})
         token = await _direct_token(direct, afnemer.client_id, afnemer.client_secret.reveal(), afnemer.oin)
@@ -141,8 +156,12 @@ async def _run(args: argparse.Namespace, state: Path, sandbox_port: int, broker_
         cpu_after = _cpu_seconds(broker_pid)
         via = _summary("broker", latencies, errors, args.seconds)
     requests = len(latencies) + errors
-    print(f"added by broker: p50 {via['p50'] - baseline['p50']:+.1f} ms  p99 {via['p99'] - baseline['p99']:+.1f} ms")
-    print(f"broker CPU per request: {(cpu_after - cpu_before) / max(requests, 1) * 1000:.3f} ms over {requests} requests")
+    print(
+        f"added by broker: p50 {via['p50'] - baseline['p50']:+.1f} ms  p99 {via['p99'] - baseline['p99']:+.1f} ms"
+    )
+    print(
+        f"broker CPU per request: {(cpu_after - cpu_before) / max(requests, 1) * 1000:.3f} ms over {requests} requests"
+    )
 
 
 def main() -> None:
@@ -156,17 +175,25 @@ def main() -> None:
         state = Path(folder)
         sandbox_port, broker_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("BROKER_")}
-        env |= {"BROKER_STATE_DIR": str(state), "BROKER_LOG_LEVEL": "warning", "BROKER_LOG_FORMAT": "json"}
+        env |= {"BROKER_STATE_DIR": str(state), "BROKER_LOG_FORMAT": "json"}
         config = state / "broker.toml"
-        sandbox_cmd = [sys.executable, "-m", "tests.benchmarks.gateway_stack", "sandbox", str(sandbox_port)]
+        stack = [sys.executable, "-m", "tests.benchmarks.gateway_stack"]
+        sandbox_cmd = [*stack, "sandbox", str(sandbox_port)]
         with _process(sandbox_cmd, env, "SANDBOX READY"):
             subprocess.run(
-                [sys.executable, "-m", "tests.benchmarks.gateway_stack", "config", str(sandbox_port), str(config)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.benchmarks.gateway_stack",
+                    "config",
+                    str(sandbox_port),
+                    str(config),
+                ],
                 env=env,
                 check=True,
             )
             broker_env = env | {"BROKER_CONFIG_FILE": str(config), "BROKER_PORT": str(broker_port)}
-            broker_cmd = [sys.executable, "-m", "tests.benchmarks.gateway_stack", "broker"]
+            broker_cmd = [*stack, "broker"]
             with _process(broker_cmd, broker_env, "Application startup complete") as broker:
                 print(
                     f"concurrency {args.concurrency}, sandbox latency {args.latency_ms} ms, "

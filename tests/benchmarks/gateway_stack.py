@@ -41,7 +41,9 @@ def config(port: int, out: Path) -> None:
     """Write the broker's TOML: dev identity, sandbox URLs, dev afnemer, a pool sized for the load."""
     sandbox_config = load_config(port=port, state_dir=str(_state()))
     pki = ensure_dev_pki(_state(), sandbox_config.oins)
-    settings = with_sandbox_upstream(Settings(state_dir=_state()), sandbox_config, pki, f"https://127.0.0.1:{port}")
+    settings = with_sandbox_upstream(
+        Settings(state_dir=_state()), sandbox_config, pki, f"https://127.0.0.1:{port}"
+    )
     environment = msgspec.structs.replace(
         settings.environments["sandbox"], max_connections=512, max_keepalive_connections=512
     )
@@ -61,7 +63,9 @@ def broker() -> None:
     embedded = EmbeddedPostgres(settings.state_dir / "postgres")
     admin = asyncio.run(ensure_database(embedded.start(), "brp_bench"))
     asyncio.run(apply_migrations(admin))
-    settings = msgspec.structs.replace(settings, database_url=with_user(admin, settings.database_runtime_role))
+    settings = msgspec.structs.replace(
+        settings, database_url=with_user(admin, settings.database_runtime_role)
+    )
     try:
         _run_server(settings)
     finally:

@@ -3,17 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from app.dev import with_sandbox_upstream
+from app.dev import sandbox_settings, write_dev_secrets
 from app.main import create_app
 from app.sandbox.config import SandboxConfig, load_config
+from app.sandbox.idp import DEV_IDP_ISSUER, dev_idp_jwks, issue_dev_token
 from app.sandbox.server import SandboxThread
 from app.settings import Settings
+from app.tenancy import apply, load_tenant_files
 from tests.support.servers import ServerTask
+
+# The gateway tests' own tenant: a gemeente (SaaS) whose afnemer 000001 may ask everything.
+TEST_TENANT = "testgemeente"
+TEST_TENANT_FILE = """
+slug = "testgemeente"
+name = "Testgemeente"
+kind = "organisation"
+pattern = "saas"
+
+[[issuers]]
+issuer = "{issuer}"
+audiences = ["brp-broker"]
+jwks = {jwks}
+algorithms = ["ES256"]
+tenant_claim = "tenant"
+tenant_claim_value = "testgemeente"
+
+[afnemers.000001]
+name = "Gemeente Rotterdam (sandbox)"
+environment = "sandbox"
+identity = "dev"
+client_id = "broker-dev-000001"
+client_secret = "file:{secret}"
+gemeente_code = "0599"
+
+[gegevenssets.alles]
+apis = ["personen", "bewoning", "verblijfplaatshistorie"]
+query_types = ["*"]
+fields = ["*"]
+parameters = ["*"]
+inclusief_overleden_personen = true
+
+[rules.iedereen]
+who = ["tenant"]
+gegevenssets = ["alles"]
+"""
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +73,9 @@ def sandbox_config(sandbox: SandboxThread) -> SandboxConfig:
 class SandboxControl:
     """The sandbox's knobs and counters, over its own mTLS API."""
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, sandbox: SandboxThread) -> None:
         self.client = client
+        self.sandbox = sandbox
 
     def reset(self) -> None:
         self.client.post("/sandbox/reset").raise_for_status()
@@ -67,7 +107,7 @@ def sandbox_control(sandbox: SandboxThread) -> Iterator[SandboxControl]:
     """Knobs and counters of the session's sandbox."""
     identity = next(iter(sandbox.pki.clients.values()))
     with httpx.Client(base_url=sandbox.base_url, verify=identity.ssl_context(sandbox.pki.ca_cert)) as client:
-        yield SandboxControl(client)
+        yield SandboxControl(client, sandbox)
 
 
 class FakeClock:
@@ -89,10 +129,45 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def _toml_inline(value: Any) -> str:
+    import json
+
+    # JSON objects of strings and lists are valid TOML inline tables once keys are bare-quoted.
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_inline(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+@pytest.fixture(scope="session")
+async def test_tenants(
+    database_url: str, sandbox: SandboxThread, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The test tenant(s), applied once to the session database; returns the tenant folder."""
+    folder = tmp_path_factory.mktemp("tenants")
+    secrets = write_dev_secrets(folder / "secrets", sandbox.config)
+    text = TEST_TENANT_FILE.format(
+        issuer=DEV_IDP_ISSUER,
+        jwks=_toml_inline(dev_idp_jwks(sandbox.config.state_path)),
+        secret=secrets["000001"],
+    )
+    (folder / f"{TEST_TENANT}.toml").write_text(text)
+    await apply(database_url, load_tenant_files(folder), prune=False, dry_run=False)
+    return folder
+
+
+def dev_token(sandbox: SandboxThread, tenant: str = TEST_TENANT, **claims: Any) -> str:
+    """A token of the sandbox's dev identity provider (an employee's by default)."""
+    claims.setdefault("subject", "user-1")
+    claims.setdefault("employee", "E0001")
+    return issue_dev_token(sandbox.config.state_path, tenant=tenant, **claims)
+
+
 @pytest.fixture
-def broker_settings(settings: Settings, sandbox: SandboxThread) -> Settings:
-    """Settings of a broker whose single afnemer (000001, a gemeente) goes to the sandbox."""
-    return with_sandbox_upstream(settings, sandbox.config, sandbox.pki, sandbox.base_url)
+def broker_settings(settings: Settings, sandbox: SandboxThread, test_tenants: Path) -> Settings:
+    """Settings of a broker that reaches the sandbox with the dev certificate."""
+    return sandbox_settings(settings, sandbox.pki, sandbox.base_url)
 
 
 @pytest.fixture
@@ -102,7 +177,11 @@ async def broker(
     """An HTTP client of a real broker (uvicorn, this event loop) in front of the sandbox."""
     sandbox_control.reset()
     app = create_app(broker_settings, clock=clock)
-    async with ServerTask(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+    headers = {"Authorization": f"Bearer {dev_token(sandbox_control.sandbox)}"}
+    async with (
+        ServerTask(app) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as client,
+    ):
         client.app = app  # type: ignore[attr-defined]  # tests reach the app's state through it
         yield client
     sandbox_control.reset()

@@ -119,7 +119,7 @@ async def test_ready_is_503_when_the_database_is_gone(new_database, tmp_path) ->
     url = await new_database()
     await apply_migrations(url)
     runtime_url = with_user(url, "brp_app")
-    app = create_app(Settings(database_url=runtime_url, state_dir=tmp_path, database_pool_max=2))
+    app = create_app(Settings(database_url=runtime_url, state_dir=tmp_path, database_pool_max=4))
     name = urlsplit(url).path.lstrip("/")
     admin = await asyncpg.connect(with_database(url, "postgres"))
     try:

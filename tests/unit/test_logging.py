@@ -73,7 +73,7 @@ def test_traceback_formatted_into_a_message_is_removed() -> None:
     configure_logging("info", "json", stream)
     try:
         logging.getLogger("uvicorn.error").error(
-            "Startup failed\nTraceback (most recent call last):\n  File \"x.py\", line 1\nValueError: 999993653"
+            'Startup failed\nTraceback (most recent call last):\n  File "x.py", line 1\nValueError: 999993653'
         )
     finally:
         configure_logging("info", "json")

@@ -45,8 +45,9 @@ def test_environment_overrides_config_file(tmp_path: Path) -> None:
         ({"BROKER_DATABASE_URL": "mysql://x"}, "BROKER_DATABASE_URL", "postgresql://"),
         ({"BROKER_REDIS_URL": "http://x"}, "BROKER_REDIS_URL", "redis://"),
         ({"BROKER_DATABASE_POOL_MIN": "0"}, "BROKER_DATABASE_POOL_MIN", ">= 1"),
+        ({"BROKER_DATABASE_POOL_MAX": "3"}, "BROKER_DATABASE_POOL_MAX", ">= 4"),
         (
-            {"BROKER_DATABASE_POOL_MIN": "9", "BROKER_DATABASE_POOL_MAX": "3"},
+            {"BROKER_DATABASE_POOL_MIN": "9", "BROKER_DATABASE_POOL_MAX": "5"},
             "BROKER_DATABASE_POOL_MIN",
             "must not exceed",
         ),

@@ -10,16 +10,15 @@ import pytest
 from app.db import DatabaseError, create_pool, tenant_scope
 
 
-async def _add_tenant(pool: asyncpg.Pool, slug: str) -> uuid.UUID:
-    tenant_id = uuid.uuid4()
-    async with tenant_scope(pool, tenant_id) as connection:
+async def _add_tenant(pool: asyncpg.Pool, slug: str) -> str:
+    async with tenant_scope(pool, slug) as connection:
         await connection.execute(
             "INSERT INTO tenants (id, slug, name, kind) VALUES ($1, $2, $3, 'organisation')",
-            tenant_id,
+            uuid.uuid4(),
             slug,
             slug.upper(),
         )
-    return tenant_id
+    return slug
 
 
 def _slug() -> str:
@@ -50,22 +49,24 @@ async def test_tenant_sees_only_its_own_rows(app_pool: asyncpg.Pool) -> None:
     a = await _add_tenant(app_pool, _slug())
     b = await _add_tenant(app_pool, _slug())
     async with tenant_scope(app_pool, a) as connection:
-        assert [r["id"] for r in await connection.fetch("SELECT id FROM tenants")] == [a]
-        assert await connection.fetchval("SELECT count(*) FROM tenants WHERE id = $1", b) == 0
+        assert [r["slug"] for r in await connection.fetch("SELECT slug FROM tenants")] == [a]
+        assert await connection.fetchval("SELECT count(*) FROM tenants WHERE slug = $1", b) == 0
 
 
 async def test_tenant_cannot_write_another_tenants_rows(app_pool: asyncpg.Pool) -> None:
     a = await _add_tenant(app_pool, _slug())
     b = await _add_tenant(app_pool, _slug())
     async with tenant_scope(app_pool, a) as connection:
-        updated = await connection.execute("UPDATE tenants SET name = 'hijacked' WHERE id = $1", b)
+        updated = await connection.execute("UPDATE tenants SET name = 'hijacked' WHERE slug = $1", b)
         assert updated == "UPDATE 0"
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await connection.execute("UPDATE tenants SET id = $1 WHERE id = $2", b, a)
+            await connection.execute("UPDATE tenants SET slug = $1 WHERE slug = $2", _slug(), a)
     async with tenant_scope(app_pool, a) as connection:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await connection.execute(
-                "INSERT INTO tenants (id, slug, name, kind) VALUES ($1, $2, 'X', 'organisation')", b, _slug()
+                "INSERT INTO tenants (id, slug, name, kind) VALUES ($1, $2, 'X', 'organisation')",
+                uuid.uuid4(),
+                _slug(),
             )
     async with tenant_scope(app_pool, b) as connection:
         assert await connection.fetchval("SELECT name FROM tenants") != "hijacked"
@@ -75,7 +76,7 @@ async def test_runtime_role_cannot_delete_or_disable_security(app_pool: asyncpg.
     a = await _add_tenant(app_pool, _slug())
     async with tenant_scope(app_pool, a) as connection:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await connection.execute("DELETE FROM tenants WHERE id = $1", a)
+            await connection.execute("DELETE FROM tenants WHERE slug = $1", a)
     async with app_pool.acquire() as connection:
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await connection.execute("ALTER TABLE tenants DISABLE ROW LEVEL SECURITY")

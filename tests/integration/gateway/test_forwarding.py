@@ -11,9 +11,8 @@ import pytest
 
 from app.brp import Api, PersonRole, parse_query
 from app.sandbox.server import SandboxThread
-from app.upstream import account_for
 from tests.conftest import LogCapture
-from tests.integration.conftest import FakeClock, SandboxControl
+from tests.integration.conftest import FakeClock, SandboxControl, dev_token
 
 AFNEMER = "000001"
 BSN = "999993653"
@@ -255,15 +254,16 @@ async def test_slow_rvig_is_a_504(
         environments={"sandbox": msgspec.structs.replace(sandbox_env, read_timeout=0.2)},
     )
     sandbox_control.latency(1000)
+    headers = {"Authorization": f"Bearer {dev_token(sandbox_control.sandbox)}"}
     try:
         async with (
             ServerTask(create_app(settings, clock=clock)) as url,
-            httpx.AsyncClient(base_url=url) as client,
+            httpx.AsyncClient(base_url=url, headers=headers) as client,
         ):
             response = await client.post(PERSONEN, json=QUERIES[0][1])
     finally:
         sandbox_control.reset()
-    assert response.status_code == 504
+    assert response.status_code == 504, response.text
     assert response.json()["code"] == "upstreamTimeout"
 
 
@@ -319,9 +319,9 @@ async def test_bsn_is_asked_for_the_protocol_and_stripped_when_not_requested(
     with_bsn = await broker.post(PERSONEN, json={**QUERIES[0][1], "fields": ["naam", "burgerservicenummer"]})
     assert with_bsn.json()["personen"][0]["burgerservicenummer"] == BSN
     # The forwarder asked RvIG for the BSN all the same: the protocol knows whom it was about.
-    app = broker.app  # type: ignore[attr-defined]
-    upstream = app.state.resources.upstream
-    account = account_for(app.state.resources.settings.afnemer, upstream.identities)
+    resources = broker.app.state.resources  # type: ignore[attr-defined]
+    upstream = resources.upstream
+    account = resources.directory.snapshot.tenants["testgemeente"].afnemers[AFNEMER].account
     query = parse_query(Api.PERSONEN, json.dumps(QUERIES[0][1]).encode())
     answer = await upstream.forwarder.forward(account, query, PERSONEN)
     assert [(p.bsn, p.role) for p in answer.persons] == [(BSN, PersonRole.CONSULTED)]

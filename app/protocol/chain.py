@@ -1,0 +1,151 @@
+"""The hash chain that makes the protocol tamper-evident: one chain per tenant, numbered 1, 2, 3 ...
+
+Design
+------
+- **One chain per tenant**, with gap-free sequence numbers. Record *n* of tenant *T* stores
+  `prev_hash` (the hash of record *n-1*, or the tenant's genesis hash for *n = 1*) and
+  `hash = SHA-256(DOMAIN || prev_hash || canonical(record n))`.
+- **The head** of each chain (`protocol_chain_heads`: last seq and hash) is the only row that is
+  ever updated, and only forward. The writer locks it (`SELECT ... FOR UPDATE`) inside the batch
+  transaction, numbers and hashes the tenant's records of that batch, inserts them and moves the
+  head, all in one commit. Replicas writing for the same tenant therefore queue on that row lock
+  and can never fork a chain; a batch locks its tenants in sorted order, so two batches cannot
+  deadlock. (A writer that still knows the head it left may skip the lock: the head then moves
+  only if it is still at that seq and hash, else nothing of the batch is written and it is redone
+  with the lock.) A rolled-back batch leaves no trace: the numbers it took are taken again.
+- **Canonical encoding**: `ChainedRecord` holds exactly the stored columns (and the persons, in
+  answer order) in the form they read back from PostgreSQL, encoded as msgspec JSON with sorted
+  keys. `search_parameters` is hashed as the exact JSON text stored in a `json` (not `jsonb`)
+  column, so no number or key-order normalisation by the database can change the bytes.
+- **What `verify` detects** (see `app.protocol.verify`): a changed record or person row (its hash
+  no longer matches), a forged record (a duplicate sequence number, a broken link, or a record
+  beyond the head), and a removed record (a gap, or a head ahead of the last record). Retention
+  removes old records legitimately; it writes a checkpoint (last removed seq and its hash) so the
+  chain is still checked from there on.
+- **Limits**: the chain is keyless. Someone with owner rights who rewrites *every* record after
+  the one they change, and the head, leaves a consistent chain. Against that, publish the heads
+  (`verify` prints them) to a place the database owner cannot write (a ticket, a signed e-mail, a
+  transparency log); a later head must extend the published one.
+
+This module must never log or print a record: it holds BSNs and search parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Final
+
+import msgspec
+
+from app.protocol.record import ProtocolRecord
+
+__all__ = [
+    "HASH_SIZE",
+    "NO_TENANT",
+    "ChainedRecord",
+    "chained",
+    "document_hash",
+    "genesis_hash",
+    "link_hash",
+    "normalise_time",
+]
+
+HASH_SIZE: Final = 32
+# Requests rejected before a tenant was known (401) are stored under this tenant. It can never be
+# a tenant slug (those start with a letter or digit), so no tenant's scope ever shows these rows.
+NO_TENANT: Final = "-"
+# Domain separation: a hash of this chain can never be mistaken for a hash of anything else.
+_DOMAIN: Final = b"brp-broker protocol chain v1\n"
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ENCODER: Final = msgspec.json.Encoder(order="sorted")
+
+
+class ChainedRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """Exactly what the hash of one record covers: its stored columns and persons, in stored form."""
+
+    tenant: str
+    seq: int
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    correlation_id: str
+    trace_id: str | None
+    member_organisation: str | None
+    subject: str | None
+    employee: str | None
+    client_application: str | None
+    afnemer_id: str | None
+    environment: str | None
+    doelbinding: str | None
+    verwerking: str | None
+    origin_oin: str | None
+    api: str
+    query_type: str | None
+    # The JSON text stored in the `json` column, hashed as text.
+    search_parameters: str
+    requested_fields: tuple[str, ...]
+    sent_fields: tuple[str, ...]
+    status: int
+    problem_code: str | None
+    latency_ms: float
+    # (bsn, role) in answer order.
+    persons: tuple[tuple[str, str], ...]
+
+    def canonical(self) -> bytes:
+        """The bytes that are hashed: JSON with sorted keys, times in UTC with microseconds."""
+        return _ENCODER.encode(self)
+
+
+def normalise_time(moment: dt.datetime) -> dt.datetime:
+    """`moment` in UTC; a naive time is taken to be UTC already (the pipeline always sends UTC)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def chained(record: ProtocolRecord) -> ChainedRecord:
+    """The stored form of `record`, not yet numbered (seq 0) nor stamped (recorded_at at the epoch).
+
+    Raises `TypeError` when the search parameters are not JSON-serialisable.
+    """
+    return ChainedRecord(
+        tenant=record.tenant or NO_TENANT,
+        seq=0,
+        occurred_at=normalise_time(record.occurred_at),
+        recorded_at=_EPOCH,
+        correlation_id=record.correlation_id,
+        trace_id=record.trace_id,
+        member_organisation=record.member_organisation,
+        subject=record.subject,
+        employee=record.employee,
+        client_application=record.client_application,
+        afnemer_id=record.afnemer_id,
+        environment=record.environment,
+        doelbinding=record.doelbinding,
+        verwerking=record.verwerking,
+        origin_oin=record.origin_oin,
+        api=record.api,
+        query_type=record.query_type,
+        search_parameters=_ENCODER.encode(record.search_parameters).decode(),
+        requested_fields=tuple(record.requested_fields),
+        sent_fields=tuple(record.sent_fields),
+        status=record.status,
+        problem_code=record.problem_code,
+        latency_ms=float(record.latency_ms),
+        persons=tuple((person.bsn, person.role.value) for person in record.persons),
+    )
+
+
+def genesis_hash(tenant: str) -> bytes:
+    """The `prev_hash` of a tenant's first record."""
+    return hashlib.sha256(_DOMAIN + b"genesis\n" + tenant.encode()).digest()
+
+
+def link_hash(prev_hash: bytes, record: ChainedRecord) -> bytes:
+    """The hash of `record` following `prev_hash` in its tenant's chain."""
+    return document_hash(prev_hash, record.canonical())
+
+
+def document_hash(prev_hash: bytes, document: bytes) -> bytes:
+    """The hash of a record's canonical `document` following `prev_hash`."""
+    return hashlib.sha256(_DOMAIN + prev_hash + document).digest()

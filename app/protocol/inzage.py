@@ -1,0 +1,155 @@
+"""Inzage: who consulted or found a person, when, why and which data — as a citizen's request needs it.
+
+`inzage(source, tenant, bsn, from_, to)` lists, for one tenant (the afnemer the citizen asked),
+every request whose answer was about that BSN, oldest first:
+
+- who:  employee (`x-gebruiker` or the token's employee claim), token subject, client application,
+        member organisation (samenwerkingsverband), AfnemerID, environment;
+- when: the moment the request arrived (UTC);
+- why:  `x-doelbinding`, `x-verwerking`, `x-origin-oin`;
+- what: API and query type, the NAMES of the search parameters, the fields asked for, and whether
+        the person was `consulted` (asked for by BSN) or `found` (delivered by a search).
+
+The values of the search parameters are left out on purpose: a search for twenty BSNs or by name
+names other people, and a citizen's inzage must not show them. The correlation id lets the tenant
+look up the full record when it has to. `render` gives the answer as JSON or CSV (RFC 4180; cells
+that a spreadsheet would read as a formula are prefixed with `'`).
+
+Reads as the runtime role (a pool: the admin API, for one tenant under row-level security) or as
+the operator (owner URL). Never logs a BSN or an entry.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Sequence
+from typing import Final, Literal
+
+import msgspec
+
+from app.brp import PersonRole
+from app.protocol.access import Connection, ProtocolSource, operator_connection, tenant_transaction
+from app.protocol.chain import normalise_time
+
+__all__ = ["InzageEntry", "InzageFormat", "inzage", "render"]
+
+InzageFormat = Literal["json", "csv"]
+
+_BSN: Final = re.compile(r"[0-9]{9}")
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_QUERY: Final = """
+SELECT r.tenant, r.occurred_at, p.role, r.employee, r.subject, r.client_application,
+       r.member_organisation, r.afnemer_id, r.environment, r.doelbinding, r.verwerking,
+       r.origin_oin, r.api, r.query_type,
+       ARRAY(SELECT k FROM json_object_keys(r.search_parameters) AS k ORDER BY k) AS search_parameter_names,
+       r.requested_fields AS fields, r.correlation_id
+FROM protocol_persons p
+JOIN protocol_records r ON r.tenant = p.tenant AND r.seq = p.seq AND r.occurred_at = p.occurred_at
+WHERE p.tenant = $1 AND p.bsn = $2
+  AND ($3::timestamptz IS NULL OR p.occurred_at >= $3)
+  AND ($4::timestamptz IS NULL OR p.occurred_at < $4)
+ORDER BY p.occurred_at, p.seq, p.position
+"""
+
+
+class InzageEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One request that processed the person's data."""
+
+    tenant: str
+    occurred_at: dt.datetime
+    role: PersonRole
+    employee: str | None
+    subject: str | None
+    client_application: str | None
+    member_organisation: str | None
+    afnemer_id: str | None
+    environment: str | None
+    doelbinding: str | None
+    verwerking: str | None
+    origin_oin: str | None
+    api: str
+    query_type: str | None
+    search_parameter_names: tuple[str, ...]
+    fields: tuple[str, ...]
+    correlation_id: str
+
+
+async def inzage(
+    source: ProtocolSource,
+    tenant: str,
+    bsn: str,
+    from_: dt.datetime | None = None,
+    to: dt.datetime | None = None,
+) -> list[InzageEntry]:
+    """The requests of `tenant` about `bsn` with `from_ <= occurred_at < to` (either bound optional)."""
+    if not _BSN.fullmatch(bsn):
+        raise ValueError("a BSN is nine digits")
+    bounds = (None if from_ is None else normalise_time(from_), None if to is None else normalise_time(to))
+    if isinstance(source, str):
+        async with operator_connection(source) as connection:
+            return await _entries(connection, tenant, bsn, *bounds)
+    async with tenant_transaction(source, tenant, readonly=True) as connection:
+        return await _entries(connection, tenant, bsn, *bounds)
+
+
+def render(entries: Sequence[InzageEntry], fmt: InzageFormat) -> str:
+    """The entries as a JSON array (indented) or as CSV with a header row."""
+    if fmt == "json":
+        return msgspec.json.format(msgspec.json.encode(list(entries)), indent=2).decode()
+    if fmt == "csv":
+        return _csv(entries)
+    raise ValueError(f"unknown inzage format {fmt!r}; use json or csv")
+
+
+async def _entries(
+    connection: Connection, tenant: str, bsn: str, from_: dt.datetime | None, to: dt.datetime | None
+) -> list[InzageEntry]:
+    rows = await connection.fetch(_QUERY, tenant, bsn, from_, to)
+    return [
+        InzageEntry(
+            tenant=row["tenant"],
+            occurred_at=row["occurred_at"],
+            role=PersonRole(row["role"]),
+            employee=row["employee"],
+            subject=row["subject"],
+            client_application=row["client_application"],
+            member_organisation=row["member_organisation"],
+            afnemer_id=row["afnemer_id"],
+            environment=row["environment"],
+            doelbinding=row["doelbinding"],
+            verwerking=row["verwerking"],
+            origin_oin=row["origin_oin"],
+            api=row["api"],
+            query_type=row["query_type"],
+            search_parameter_names=tuple(row["search_parameter_names"]),
+            fields=tuple(row["fields"]),
+            correlation_id=row["correlation_id"],
+        )
+        for row in rows
+    ]
+
+
+def _csv(entries: Sequence[InzageEntry]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    names = InzageEntry.__struct_fields__
+    writer.writerow(names)
+    for entry in entries:
+        writer.writerow([_cell(getattr(entry, name)) for name in names])
+    return out.getvalue()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        text = ""
+    elif isinstance(value, dt.datetime):
+        text = value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    elif isinstance(value, tuple):
+        text = " ".join(str(item) for item in value)
+    else:
+        text = str(value)
+    # A cell starting like a formula would run as one in a spreadsheet (CSV injection).
+    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -1,0 +1,146 @@
+"""Retention: remove whole monthly partitions once every record in them is older than the term.
+
+The Wet BRP keeps protocol records for 20 years. `apply_retention` drops a partition (of records
+and of persons) only when its upper bound lies at or before `now - term_years`, so nothing younger
+than the term is ever removed, and it never removes single records. The term is configurable
+upward only: `term_years >= minimum_years >= HARD_FLOOR_YEARS` (20, the legal term), checked before
+anything is touched. `now` may be given (tests, a re-run) but never later than the database's clock.
+
+Before dropping, per tenant, a checkpoint is appended to `protocol_retention`: the highest sequence
+number removed, its hash, and how many records with a lower number stay (those that fell in a
+younger partition). `verify` continues the chain from there. Everything happens in one transaction,
+as the owner role, waiting at most `lock_timeout_ms` for the table locks a drop needs.
+
+Also creates the coming months' partitions, so a daily `brp-broker protocol retention` keeps them
+ahead even when no writer runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+import msgspec
+
+from app.protocol.access import Connection, operator_connection
+from app.protocol.partitions import DEFAULT_MONTHS_AHEAD, Partition, ensure_partitions, list_partitions
+
+__all__ = [
+    "DEFAULT_TERM_YEARS",
+    "HARD_FLOOR_YEARS",
+    "RetentionError",
+    "RetentionReport",
+    "apply_retention",
+    "years_before",
+]
+
+HARD_FLOOR_YEARS: Final = 20
+DEFAULT_TERM_YEARS: Final = 20
+# The caller's `now` may run ahead of the database's clock by this much (clock skew), no more.
+_CLOCK_SKEW: Final = dt.timedelta(minutes=5)
+
+_LAST_DROPPED: Final = """
+SELECT DISTINCT ON (tenant) tenant, seq, hash FROM protocol_records
+WHERE occurred_at < $1 ORDER BY tenant, seq DESC
+"""
+_PREVIOUS: Final = (
+    "SELECT through_seq, through_hash FROM protocol_retention WHERE tenant = $1 ORDER BY id DESC LIMIT 1"
+)
+_LEFTOVER: Final = (
+    "SELECT count(*) FROM protocol_records WHERE tenant = $1 AND seq <= $2 AND occurred_at >= $3"
+)
+_CHECKPOINT: Final = """
+INSERT INTO protocol_retention (tenant, through_seq, through_hash, leftover, cutoff, partitions)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+
+class RetentionError(Exception):
+    """Retention refuses to run (a term below the floor, a `now` in the future); nothing was removed."""
+
+
+class RetentionReport(msgspec.Struct, frozen=True):
+    """What one run did: the cutoff, the partitions dropped, the tenants checkpointed."""
+
+    cutoff: dt.datetime
+    dropped: tuple[str, ...]
+    checkpoints: int
+    partitions_created: int
+
+
+def years_before(moment: dt.datetime, years: int) -> dt.datetime:
+    """The same calendar moment `years` earlier (29 February becomes 28 February)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)
+
+
+async def apply_retention(
+    url: str,
+    *,
+    term_years: int = DEFAULT_TERM_YEARS,
+    minimum_years: int = HARD_FLOOR_YEARS,
+    now: dt.datetime | None = None,
+    months_ahead: int = DEFAULT_MONTHS_AHEAD,
+    lock_timeout_ms: int = 10_000,
+) -> RetentionReport:
+    """Drop the partitions older than the term (as the owner, at `url`); see the module docstring."""
+    _check_terms(term_years, minimum_years)
+    async with operator_connection(url) as connection:
+        database_now: dt.datetime = await connection.fetchval("SELECT now()")
+        cutoff = years_before(_check_now(now, database_now), term_years)
+        created = await ensure_partitions(connection, months_ahead)
+        async with connection.transaction():
+            await connection.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+            doomed = [p for p in await list_partitions(connection) if p.upper <= cutoff]
+            checkpoints = await _checkpoint(connection, doomed, cutoff) if doomed else 0
+            for partition in doomed:
+                await connection.execute(f"DROP TABLE broker.{_identifier(partition.name)}")
+    return RetentionReport(
+        cutoff=cutoff,
+        dropped=tuple(p.name for p in doomed),
+        checkpoints=checkpoints,
+        partitions_created=created,
+    )
+
+
+def _check_terms(term_years: int, minimum_years: int) -> None:
+    if minimum_years < HARD_FLOOR_YEARS:
+        raise RetentionError(
+            f"the minimum retention is {minimum_years} years; the law requires at least {HARD_FLOOR_YEARS}"
+        )
+    if term_years < minimum_years:
+        raise RetentionError(
+            f"the retention term ({term_years} years) is below the minimum ({minimum_years})"
+        )
+
+
+def _check_now(now: dt.datetime | None, database_now: dt.datetime) -> dt.datetime:
+    if now is None:
+        return database_now
+    moment = now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+    if moment > database_now + _CLOCK_SKEW:
+        raise RetentionError("`now` lies in the future; retention only runs on the present or the past")
+    return moment
+
+
+async def _checkpoint(connection: Connection, doomed: list[Partition], cutoff: dt.datetime) -> int:
+    """Append, per tenant with records in `doomed`, where its chain continues after the drop."""
+    bound = max(p.upper for p in doomed)
+    names = sorted({p.name for p in doomed})
+    rows = await connection.fetch(_LAST_DROPPED, bound)
+    for row in rows:
+        tenant, through_seq, through_hash = row["tenant"], int(row["seq"]), bytes(row["hash"])
+        previous = await connection.fetchrow(_PREVIOUS, tenant)
+        if previous is not None and int(previous["through_seq"]) > through_seq:
+            through_seq, through_hash = int(previous["through_seq"]), bytes(previous["through_hash"])
+        leftover = await connection.fetchval(_LEFTOVER, tenant, through_seq, bound)
+        # The INSERT policy is the tenants' own, fail-closed one: the owner writes as that tenant.
+        await connection.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
+        await connection.execute(_CHECKPOINT, tenant, through_seq, through_hash, leftover, cutoff, names)
+    return len(rows)
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,324 @@
+"""`verify`: walk each tenant's hash chain and report the first broken link.
+
+For each tenant, in one read-only REPEATABLE READ snapshot (so a verify during traffic sees a chain
+and its head from the same moment): every record is re-encoded from its stored columns and
+persons (`app.protocol.chain`) and re-hashed, and the chain is walked in sequence order:
+
+- `changed`   the stored hash does not match the record (a column or a person row was changed);
+- `duplicate` a sequence number occurs twice (a forged record inserted beside a real one);
+- `missing`   a sequence number is absent (a record was removed);
+- `link`      `prev_hash` is not the hash of the record before (a record replaced with a forged one);
+- `head`      the chain head disagrees with the last record (records removed from, or forged
+              after, the end of the chain), or there are records but no head;
+- `retention` the records retention left below its checkpoint were not all there;
+- `orphan`    person rows that belong to no record (forged persons).
+
+Records that retention removed are expected: the latest checkpoint says up to which sequence number
+records may be gone and with which hash the chain continues. Reads as the operator (owner URL:
+every tenant, or one) or as the runtime role (a pool: one tenant, under row-level security).
+
+Never prints a record: a report holds tenants, sequence numbers, hashes and break kinds only.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+import asyncpg
+import msgspec
+
+from app.protocol.access import (
+    Connection,
+    ProtocolAccessError,
+    ProtocolSource,
+    operator_connection,
+    tenant_transaction,
+)
+from app.protocol.chain import ChainedRecord, genesis_hash, link_hash
+
+__all__ = ["BreakKind", "ChainBreak", "ChainReport", "VerifyReport", "format_report", "verify"]
+
+_ROWS: Final = """
+SELECT r.tenant, r.seq, r.occurred_at, r.recorded_at, r.correlation_id, r.trace_id,
+       r.member_organisation, r.subject, r.employee, r.client_application, r.afnemer_id,
+       r.environment, r.doelbinding, r.verwerking, r.origin_oin, r.api, r.query_type,
+       r.search_parameters::text AS search_parameters, r.requested_fields, r.sent_fields,
+       r.status, r.problem_code, r.latency_ms, r.prev_hash, r.hash,
+       ARRAY(SELECT p.bsn FROM protocol_persons p
+             WHERE p.tenant = r.tenant AND p.seq = r.seq AND p.occurred_at = r.occurred_at
+             ORDER BY p.position) AS person_bsns,
+       ARRAY(SELECT p.role FROM protocol_persons p
+             WHERE p.tenant = r.tenant AND p.seq = r.seq AND p.occurred_at = r.occurred_at
+             ORDER BY p.position) AS person_roles
+FROM protocol_records r
+WHERE r.tenant = $1
+ORDER BY r.seq, r.occurred_at
+"""
+_HEAD: Final = "SELECT seq, hash FROM protocol_chain_heads WHERE tenant = $1"
+_CHECKPOINT: Final = (
+    "SELECT through_seq, through_hash, leftover FROM protocol_retention WHERE tenant = $1 "
+    "ORDER BY id DESC LIMIT 1"
+)
+_ORPHAN: Final = """
+SELECT min(p.seq) FROM protocol_persons p
+WHERE p.tenant = $1 AND NOT EXISTS (
+    SELECT 1 FROM protocol_records r
+    WHERE r.tenant = p.tenant AND r.seq = p.seq AND r.occurred_at = p.occurred_at)
+"""
+_TENANTS: Final = """
+SELECT tenant FROM protocol_chain_heads
+UNION SELECT DISTINCT tenant FROM protocol_records
+UNION SELECT DISTINCT tenant FROM protocol_persons
+ORDER BY 1
+"""
+_PREFETCH: Final = 2000
+
+
+class BreakKind(enum.StrEnum):
+    """What is wrong at a broken link."""
+
+    CHANGED = "changed"
+    DUPLICATE = "duplicate"
+    MISSING = "missing"
+    LINK = "link"
+    HEAD = "head"
+    RETENTION = "retention"
+    ORPHAN = "orphan"
+
+
+class ChainBreak(msgspec.Struct, frozen=True):
+    """The first broken link of a chain: at which sequence number, and what is wrong."""
+
+    seq: int
+    kind: BreakKind
+    detail: str
+
+
+class ChainReport(msgspec.Struct, frozen=True):
+    """One tenant's chain: how many records were checked, its head, and its first break if any."""
+
+    tenant: str
+    records: int
+    head_seq: int
+    head_hash: str
+    first_break: ChainBreak | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the chain is intact."""
+        return self.first_break is None
+
+
+class VerifyReport(msgspec.Struct, frozen=True):
+    """The chains verified."""
+
+    chains: tuple[ChainReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every chain is intact."""
+        return all(chain.ok for chain in self.chains)
+
+    @property
+    def first_break(self) -> ChainReport | None:
+        """The first chain (by tenant) with a break."""
+        return next((chain for chain in self.chains if not chain.ok), None)
+
+
+class _Checkpoint(msgspec.Struct, frozen=True):
+    through_seq: int
+    through_hash: bytes
+    leftover: int
+
+
+async def verify(source: ProtocolSource, tenant: str | None = None) -> VerifyReport:
+    """Verify the chain of `tenant`, or of every tenant (operator URL only)."""
+    if isinstance(source, str):
+        async with operator_connection(source) as connection:
+            tenants = [tenant] if tenant is not None else await _tenants(connection)
+            return VerifyReport(tuple([await _verify_snapshot(connection, t) for t in tenants]))
+    if tenant is None:
+        raise ProtocolAccessError("verifying with the runtime pool needs a tenant")
+    async with tenant_transaction(source, tenant, isolation="repeatable_read", readonly=True) as connection:
+        return VerifyReport((await _verify_tenant(connection, tenant),))
+
+
+def format_report(report: VerifyReport) -> str:
+    """One line per chain, for the CLI: tenant, records, head, and the first break if any."""
+    lines = []
+    for chain in report.chains:
+        broken = chain.first_break
+        state = "ok" if broken is None else f"BROKEN at seq {broken.seq} ({broken.kind}): {broken.detail}"
+        lines.append(
+            f"{chain.tenant}\trecords={chain.records}\thead={chain.head_seq}:{chain.head_hash}\t{state}"
+        )
+    lines.append("protocol chain intact" if report.ok else "protocol chain BROKEN")
+    return "\n".join(lines)
+
+
+async def _tenants(connection: Connection) -> list[str]:
+    return [row["tenant"] for row in await connection.fetch(_TENANTS)]
+
+
+async def _verify_snapshot(connection: Connection, tenant: str) -> ChainReport:
+    async with connection.transaction(isolation="repeatable_read", readonly=True):
+        return await _verify_tenant(connection, tenant)
+
+
+async def _verify_tenant(connection: Connection, tenant: str) -> ChainReport:
+    head = await connection.fetchrow(_HEAD, tenant)
+    checkpoint_row = await connection.fetchrow(_CHECKPOINT, tenant)
+    checkpoint = (
+        _Checkpoint(
+            int(checkpoint_row["through_seq"]),
+            bytes(checkpoint_row["through_hash"]),
+            int(checkpoint_row["leftover"]),
+        )
+        if checkpoint_row is not None
+        else None
+    )
+    walk = _Walk(tenant, checkpoint)
+    async for row in connection.cursor(_ROWS, tenant, prefetch=_PREFETCH):
+        if walk.step(row):
+            break
+    walk.finish(None if head is None else (int(head["seq"]), bytes(head["hash"])))
+    orphan = await connection.fetchval(_ORPHAN, tenant)
+    if orphan is not None:
+        walk.fail(int(orphan), BreakKind.ORPHAN, "person rows without their record")
+    return ChainReport(
+        tenant=tenant,
+        records=walk.records,
+        head_seq=0 if head is None else int(head["seq"]),
+        head_hash="" if head is None else bytes(head["hash"]).hex(),
+        first_break=walk.first_break,
+    )
+
+
+class _Walk:
+    """The state of walking one chain in sequence order."""
+
+    __slots__ = (
+        "_leftover_checked",
+        "checkpoint",
+        "expected_prev",
+        "expected_seq",
+        "first_break",
+        "leftover",
+        "records",
+        "tenant",
+    )
+
+    def __init__(self, tenant: str, checkpoint: _Checkpoint | None) -> None:
+        self.tenant = tenant
+        self.checkpoint = checkpoint
+        self.records = 0
+        self.leftover = 0
+        self.first_break: ChainBreak | None = None
+        if checkpoint is None:
+            self.expected_seq, self.expected_prev = 1, genesis_hash(tenant)
+        else:
+            self.expected_seq, self.expected_prev = checkpoint.through_seq + 1, checkpoint.through_hash
+        self._leftover_checked = checkpoint is None
+
+    def fail(self, seq: int, kind: BreakKind, detail: str) -> None:
+        """Note a break; only the one with the lowest sequence number is kept."""
+        if self.first_break is None or seq < self.first_break.seq:
+            self.first_break = ChainBreak(seq, kind, detail)
+
+    def step(self, row: asyncpg.Record) -> bool:
+        """Check one record; True when the walk must stop (a break was found)."""
+        self.records += 1
+        seq, prev_hash, stored_hash = int(row["seq"]), bytes(row["prev_hash"]), bytes(row["hash"])
+        if link_hash(prev_hash, _from_row(row)) != stored_hash:
+            self.fail(seq, BreakKind.CHANGED, "the record does not match its hash")
+            return True
+        if self.checkpoint is not None and seq <= self.checkpoint.through_seq:
+            return self._step_leftover(seq, stored_hash)
+        if not self._check_leftover():
+            return True
+        if seq < self.expected_seq:
+            self.fail(seq, BreakKind.DUPLICATE, "this sequence number occurs more than once")
+        elif seq > self.expected_seq:
+            self.fail(
+                self.expected_seq, BreakKind.MISSING, f"records {self.expected_seq}..{seq - 1} are missing"
+            )
+        elif prev_hash != self.expected_prev:
+            self.fail(seq, BreakKind.LINK, "prev_hash is not the hash of the record before")
+        else:
+            self.expected_seq, self.expected_prev = seq + 1, stored_hash
+            return False
+        return True
+
+    def finish(self, head: tuple[int, bytes] | None) -> None:
+        """Compare the end of the chain with its head."""
+        if self.first_break is not None:
+            return
+        if not self._check_leftover():
+            return
+        last_seq = self.expected_seq - 1
+        if head is None:
+            if self.records:
+                self.fail(1, BreakKind.HEAD, "records exist but the chain has no head")
+            return
+        head_seq, head_hash = head
+        if head_seq > last_seq:
+            self.fail(
+                last_seq + 1, BreakKind.MISSING, f"the head is at {head_seq}, the last record at {last_seq}"
+            )
+        elif head_seq < last_seq:
+            self.fail(head_seq + 1, BreakKind.HEAD, f"records after the head ({head_seq}) exist")
+        elif head_hash != self.expected_prev:
+            self.fail(head_seq, BreakKind.HEAD, "the head's hash is not the last record's hash")
+
+    def _step_leftover(self, seq: int, stored_hash: bytes) -> bool:
+        assert self.checkpoint is not None
+        self.leftover += 1
+        if seq == self.checkpoint.through_seq and stored_hash != self.checkpoint.through_hash:
+            self.fail(seq, BreakKind.LINK, "the record does not match the retention checkpoint")
+            return True
+        return False
+
+    def _check_leftover(self) -> bool:
+        if self._leftover_checked:
+            return True
+        self._leftover_checked = True
+        assert self.checkpoint is not None
+        if self.leftover != self.checkpoint.leftover:
+            self.fail(
+                self.checkpoint.through_seq,
+                BreakKind.RETENTION,
+                f"{self.leftover} records below the retention checkpoint, "
+                f"{self.checkpoint.leftover} expected",
+            )
+            return False
+        return True
+
+
+def _from_row(row: asyncpg.Record) -> ChainedRecord:
+    return ChainedRecord(
+        tenant=row["tenant"],
+        seq=row["seq"],
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        correlation_id=row["correlation_id"],
+        trace_id=row["trace_id"],
+        member_organisation=row["member_organisation"],
+        subject=row["subject"],
+        employee=row["employee"],
+        client_application=row["client_application"],
+        afnemer_id=row["afnemer_id"],
+        environment=row["environment"],
+        doelbinding=row["doelbinding"],
+        verwerking=row["verwerking"],
+        origin_oin=row["origin_oin"],
+        api=row["api"],
+        query_type=row["query_type"],
+        search_parameters=row["search_parameters"],
+        requested_fields=tuple(row["requested_fields"]),
+        sent_fields=tuple(row["sent_fields"]),
+        status=row["status"],
+        problem_code=row["problem_code"],
+        latency_ms=row["latency_ms"],
+        persons=tuple(zip(row["person_bsns"], row["person_roles"], strict=True)),
+    )

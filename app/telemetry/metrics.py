@@ -1,0 +1,375 @@
+"""Prometheus metrics: `BrokerMetrics`, the typed facade the data path records through, and
+`MetricsController`, which serves `GET /metrics` in the text exposition format.
+
+Each `BrokerMetrics` owns its own `CollectorRegistry` (the lifespan creates one per app), so two
+apps in one process never share a counter, and nothing is registered in prometheus-client's
+global registry.
+
+Labels are tenant slug, API, query type, status, problem code, environment and AfnemerID —
+every value passes `clean_label` (see `labels.py`), so a BSN, name, address, token or employee id
+can never become a label value. The facade must never take free text or person data; a method
+that needs a new label adds a `LabelKind` with a narrow shape first.
+
+Hot path: a label combination is checked and bound to its prometheus children once, then looked
+up in a dict; the dict is capped (`max_series`), so a caller passing an unbounded value by mistake
+costs at most that many series before everything new is recorded as `overflow`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Final, Generic, Literal, TypeVar
+
+from litestar import Controller, Request, Response, get
+from prometheus_client import (
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+from app.telemetry.labels import INVALID, LabelKind, clean_label
+
+__all__ = [
+    "LATENCY_BUCKETS",
+    "STATE_KEY",
+    "BrokerMetrics",
+    "KeyKind",
+    "MetricsController",
+    "TokenOutcome",
+    "TransportFailure",
+]
+
+STATE_KEY: Final = "metrics"
+"""`app.state[STATE_KEY]` holds the app's `BrokerMetrics`; the lifespan sets it."""
+
+KeyKind = Literal["tenant", "afnemer", "employee"]
+"""The rate-limit key that refused a request."""
+
+TokenOutcome = Literal["obtained", "failed", "backoff"]
+"""A token request succeeded, failed, or was not made because the key is backing off."""
+
+TransportFailure = Literal["timeout", "unreachable"]
+"""An upstream call that got no HTTP response."""
+
+_NAMESPACE: Final = "brp_broker"
+_OVERFLOW: Final = "overflow"
+_DEFAULT_MAX_SERIES: Final = 5_000
+
+# Seconds. A refused request is answered in well under 5 ms, RvIG usually in 0.1-2 s, and the
+# upstream timeout cuts off at tens of seconds; the buckets cover all three.
+LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# A protocol group commit is one or a few round trips to the database.
+_COMMIT_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Records per group commit; the writer's max_batch defaults to 1000.
+_BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+_M = TypeVar("_M", Counter, Histogram)
+
+
+class _Family(Generic[_M]):
+    """A labelled metric and the kinds of its labels, in order."""
+
+    __slots__ = ("kinds", "metric")
+
+    def __init__(self, metric: _M, kinds: tuple[LabelKind, ...]) -> None:
+        self.metric: _M = metric
+        self.kinds = kinds
+
+
+class _Bound(Generic[_K, _V]):
+    """Label combinations checked and bound once, then found by their raw values in a dict."""
+
+    __slots__ = ("_bind", "_cache", "_max_series")
+
+    def __init__(self, bind: Callable[[_K, bool], _V], max_series: int) -> None:
+        self._bind = bind
+        self._cache: dict[_K, _V] = {}
+        self._max_series = max_series
+
+    def __call__(self, key: _K) -> _V:
+        bound = self._cache.get(key)
+        if bound is None:
+            overflow = len(self._cache) >= self._max_series
+            bound = self._bind(key, overflow)
+            if not overflow:
+                self._cache[key] = bound
+        return bound
+
+
+_RequestKey = tuple[str, str, str | None, int, str | None]
+_UpstreamKey = tuple[str, str | None, str, int | str]
+_TokenKey = tuple[str, str | None, str]
+_LimitKey = tuple[str, str]
+
+
+class BrokerMetrics:
+    """The broker's metrics on one registry; the only way the data path records a metric."""
+
+    __slots__ = (
+        "_commit_seconds",
+        "_degraded",
+        "_limited",
+        "_max_series",
+        "_refused",
+        "_requests",
+        "_token_requests",
+        "_upstream",
+        "registry",
+    )
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        process_collectors: bool = True,
+        max_series: int = _DEFAULT_MAX_SERIES,
+    ) -> None:
+        """Create every metric on `registry` (a new, private one when not given).
+
+        `process_collectors` adds the process, platform and GC metrics (memory, CPU, file
+        descriptors) that prometheus-client would otherwise put only on its global registry.
+        `max_series` caps the label combinations bound per method (see the module docstring).
+        """
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self._max_series = max_series
+        self._refused = _counter(self.registry, "metric_label_refused", _REFUSED_HELP, ("label", "reason"))
+        self._create_request_metrics()
+        self._create_upstream_metrics()
+        self._create_token_metrics()
+        self._create_protocol_metrics()
+        self._create_ratelimit_metrics()
+        if process_collectors:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
+
+    # -- what the data path calls ---------------------------------------------------------------
+
+    def request_finished(
+        self,
+        *,
+        tenant: str,
+        api: str,
+        query_type: str | None,
+        status: int,
+        problem_code: str | None,
+        seconds: float,
+    ) -> None:
+        """One gateway request answered (granted or refused), `seconds` after it arrived."""
+        count, duration = self._requests((tenant, api, query_type, status, problem_code))
+        count.inc()
+        duration.observe(seconds)
+
+    def upstream_call(
+        self,
+        *,
+        environment: str,
+        afnemer_id: str | None,
+        api: str,
+        status: int | TransportFailure,
+        seconds: float,
+    ) -> None:
+        """One HTTP call to RvIG answered with `status` (or failed without an answer)."""
+        count, duration = self._upstream((environment, afnemer_id, api, status))
+        count.inc()
+        duration.observe(seconds)
+
+    def token_request(self, environment: str, afnemer_id: str | None, outcome: TokenOutcome) -> None:
+        """One token need of an afnemer: a token obtained, a failed request, or a backoff refusal."""
+        self._token_requests((environment, afnemer_id, outcome)).inc()
+
+    def protocol_batch(self, size: int, seconds: float, ok: bool) -> None:
+        """One protocol group commit of `size` records, committed (`ok`) or failed."""
+        records, duration = self._commit_seconds[ok]
+        records.observe(size)
+        duration.observe(seconds)
+
+    def ratelimit_degraded(self, degraded: bool) -> None:
+        """Whether the rate limiter runs on its in-process fallback (Redis unreachable)."""
+        self._degraded.set(1 if degraded else 0)
+
+    def ratelimited(self, tenant: str, key_kind: KeyKind) -> None:
+        """One request refused (429) by the limit on `key_kind`."""
+        self._limited((tenant, key_kind)).inc()
+
+    # -- construction -----------------------------------------------------------------------------
+
+    def _create_request_metrics(self) -> None:
+        count = _Family(
+            _counter(
+                self.registry,
+                "requests",
+                "Gateway requests answered, granted or refused.",
+                _names(_REQUEST_KINDS),
+            ),
+            _REQUEST_KINDS,
+        )
+        kinds = (LabelKind.TENANT, LabelKind.API, LabelKind.STATUS_CLASS)
+        duration = _Family(
+            _histogram(
+                self.registry,
+                "request_duration_seconds",
+                "Time from a gateway request's arrival to its answer (protocol included).",
+                _names(kinds),
+                LATENCY_BUCKETS,
+            ),
+            kinds,
+        )
+
+        def bind(key: _RequestKey, overflow: bool) -> tuple[Counter, Histogram]:
+            tenant, api, _query_type, status, _problem_code = key
+            status_class = f"{status // 100}xx" if isinstance(status, int) else None
+            return (
+                self._child(count, key, overflow),
+                self._child(duration, (tenant, api, status_class), overflow),
+            )
+
+        self._requests: _Bound[_RequestKey, tuple[Counter, Histogram]] = _Bound(bind, self._max_series)
+
+    def _create_upstream_metrics(self) -> None:
+        count = _Family(
+            _counter(
+                self.registry, "upstream_requests", "HTTP calls to RvIG by outcome.", _names(_UPSTREAM_KINDS)
+            ),
+            _UPSTREAM_KINDS,
+        )
+        kinds = (LabelKind.ENVIRONMENT, LabelKind.API)
+        duration = _Family(
+            _histogram(
+                self.registry,
+                "upstream_duration_seconds",
+                "Duration of one HTTP call to RvIG.",
+                _names(kinds),
+                LATENCY_BUCKETS,
+            ),
+            kinds,
+        )
+
+        def bind(key: _UpstreamKey, overflow: bool) -> tuple[Counter, Histogram]:
+            environment, _afnemer_id, api, _status = key
+            return self._child(count, key, overflow), self._child(duration, (environment, api), overflow)
+
+        self._upstream: _Bound[_UpstreamKey, tuple[Counter, Histogram]] = _Bound(bind, self._max_series)
+
+    def _create_token_metrics(self) -> None:
+        kinds = (LabelKind.ENVIRONMENT, LabelKind.AFNEMER_ID, LabelKind.OUTCOME)
+        tokens = _Family(
+            _counter(
+                self.registry,
+                "token_requests",
+                "Token needs per afnemer: obtained, failed, or refused while backing off.",
+                _names(kinds),
+            ),
+            kinds,
+        )
+        self._token_requests: _Bound[_TokenKey, Counter] = _Bound(
+            lambda key, overflow: self._child(tokens, key, overflow), self._max_series
+        )
+
+    def _create_protocol_metrics(self) -> None:
+        outcome = _names((LabelKind.OUTCOME,))
+        records = _histogram(
+            self.registry,
+            "protocol_batch_records",
+            "Protocol records per group commit, by outcome.",
+            outcome,
+            _BATCH_BUCKETS,
+        )
+        duration = _histogram(
+            self.registry,
+            "protocol_commit_seconds",
+            "Duration of one protocol group commit, by outcome.",
+            outcome,
+            _COMMIT_BUCKETS,
+        )
+        # Two outcomes only: bound once, here.
+        self._commit_seconds = {
+            True: (records.labels("ok"), duration.labels("ok")),
+            False: (records.labels("failed"), duration.labels("failed")),
+        }
+
+    def _create_ratelimit_metrics(self) -> None:
+        self._degraded = Gauge(
+            "ratelimit_degraded",
+            "1 while the rate limiter runs on its in-process fallback, else 0.",
+            namespace=_NAMESPACE,
+            registry=self.registry,
+        )
+        kinds = (LabelKind.TENANT, LabelKind.KEY_KIND)
+        limited = _Family(
+            _counter(
+                self.registry,
+                "ratelimited_requests",
+                "Requests refused with 429 by the broker's own limits.",
+                _names(kinds),
+            ),
+            kinds,
+        )
+        self._limited: _Bound[_LimitKey, Counter] = _Bound(
+            lambda key, overflow: self._child(limited, key, overflow), self._max_series
+        )
+
+    def _child(self, family: _Family[_M], raw: Sequence[str | int | None], overflow: bool) -> _M:
+        """`family`'s child for the checked values of `raw` (in `family`'s label order)."""
+        if overflow:
+            self._refused.labels("*", "overflow").inc()
+            overflowed: _M = family.metric.labels(*(_OVERFLOW for _ in family.kinds))
+            return overflowed
+        values = []
+        for kind, value in zip(family.kinds, raw, strict=True):
+            clean = clean_label(kind, value)
+            if clean == INVALID and value != INVALID:
+                self._refused.labels(kind.value, "shape").inc()
+            values.append(clean)
+        child: _M = family.metric.labels(*values)
+        return child
+
+
+_REFUSED_HELP: Final = "Label values refused (not the shape of their kind) or beyond the series cap."
+_REQUEST_KINDS: Final = (
+    LabelKind.TENANT,
+    LabelKind.API,
+    LabelKind.QUERY_TYPE,
+    LabelKind.STATUS,
+    LabelKind.PROBLEM_CODE,
+)
+_UPSTREAM_KINDS: Final = (LabelKind.ENVIRONMENT, LabelKind.AFNEMER_ID, LabelKind.API, LabelKind.STATUS)
+
+
+def _names(kinds: tuple[LabelKind, ...]) -> tuple[str, ...]:
+    return tuple(kind.value for kind in kinds)
+
+
+def _counter(registry: CollectorRegistry, name: str, documentation: str, labels: tuple[str, ...]) -> Counter:
+    return Counter(name, documentation, labels, namespace=_NAMESPACE, registry=registry)
+
+
+def _histogram(
+    registry: CollectorRegistry,
+    name: str,
+    documentation: str,
+    labels: tuple[str, ...],
+    buckets: tuple[float, ...],
+) -> Histogram:
+    return Histogram(name, documentation, labels, namespace=_NAMESPACE, registry=registry, buckets=buckets)
+
+
+class MetricsController(Controller):
+    """`GET /metrics`: the app's registry in Prometheus' text exposition format."""
+
+    path = "/metrics"
+    include_in_schema = False
+
+    @get(sync_to_thread=False, cache=False)
+    def exposition(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        """Every metric of this app (and only this app)."""
+        metrics: BrokerMetrics = request.app.state[STATE_KEY]
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -1,0 +1,182 @@
+"""OpenTelemetry tracing: a `TracerProvider` per app, asyncpg spans without SQL parameters, and
+the current trace id for the protocol record.
+
+- `configure_tracing` builds a provider and returns it; it sets OpenTelemetry's global provider
+  only when asked (`set_global=True`, for `brp-broker serve`), so tests and several apps in one
+  process never share one. Without an exporter nothing is sampled and spans cost next to nothing.
+- Every exporter is wrapped in `ScrubbingSpanExporter`: before a span leaves the process its name,
+  attributes, events and links pass the logging module's redaction (BSN-like numbers, bearer
+  tokens, JWTs, secret-named keys), SQL parameters and stack traces are dropped, and exceptions
+  are known by their type only — the same rule as the logs.
+- `instrument_asyncpg` turns on opentelemetry-instrumentation-asyncpg with
+  `capture_parameters=False` (its default, made explicit): spans carry the SQL text with its `$n`
+  placeholders and never the values bound to them, which in protocol inserts are BSNs.
+
+Spans must never carry person data or tokens: attributes set by the broker's own code are
+identifiers (tenant slug, AfnemerID, API, route, status), never request or response content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Final
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
+from opentelemetry.trace import Link, Status
+from opentelemetry.util.types import Attributes, AttributeValue
+
+from app.logging import redact_value
+
+__all__ = [
+    "ScrubbingSpanExporter",
+    "configure_tracing",
+    "current_trace_id",
+    "instrument_asyncpg",
+]
+
+# Attributes that may hold values bound to SQL (person data) or text quoting them.
+_DROPPED: Final = frozenset(
+    {
+        "db.statement.parameters",  # the asyncpg instrumentation's capture_parameters=True
+        "db.query.parameter",
+        "exception.message",  # may quote a value, e.g. asyncpg's "invalid input for query argument"
+        "exception.stacktrace",
+    }
+)
+_DROPPED_PREFIXES: Final = ("db.query.parameter.",)
+
+
+def configure_tracing(
+    service_name: str,
+    exporter: SpanExporter | None = None,
+    *,
+    sample_ratio: float = 1.0,
+    synchronous: bool = False,
+    set_global: bool = False,
+) -> TracerProvider:
+    """A tracer provider for one app; the caller shuts it down (`provider.shutdown()`).
+
+    Without `exporter` nothing is sampled: spans are non-recording and `current_trace_id()`
+    gives `None`. With one, root spans are sampled at `sample_ratio` and exported in batches
+    (at once with `synchronous=True`, for tests) through `ScrubbingSpanExporter`.
+    """
+    resource = Resource.create({SERVICE_NAME: service_name})
+    if exporter is None:
+        provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF, shutdown_on_exit=False)
+    else:
+        sampler = ParentBased(TraceIdRatioBased(sample_ratio))
+        provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
+        scrubbed = ScrubbingSpanExporter(exporter)
+        processor = SimpleSpanProcessor(scrubbed) if synchronous else BatchSpanProcessor(scrubbed)
+        provider.add_span_processor(processor)
+    if set_global:
+        # Only `serve` does this: libraries that ask OpenTelemetry for the global provider then
+        # trace into the app's one. Tests never do (the global can be set once per process).
+        trace.set_tracer_provider(provider)
+    return provider
+
+
+def current_trace_id() -> str | None:
+    """The current trace's id as 32 hex digits, for the protocol record; `None` if not sampled.
+
+    An unsampled trace is exported nowhere, so its id would lead nowhere.
+    """
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid or not context.trace_flags.sampled:
+        return None
+    return trace.format_trace_id(context.trace_id)
+
+
+@contextmanager
+def instrument_asyncpg(provider: TracerProvider) -> Iterator[None]:
+    """Trace asyncpg queries into `provider` while the context is open (SQL text, no parameters).
+
+    The instrumentation patches asyncpg's classes, so it is process-wide: one app at a time.
+    """
+    # A singleton; __init__ runs again on every construction, so this sets the flag every time.
+    instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
+    if instrumentor.is_instrumented_by_opentelemetry:
+        raise RuntimeError("asyncpg is already instrumented in this process (by another app?)")
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        yield
+    finally:
+        instrumentor.uninstrument()
+
+
+class ScrubbingSpanExporter(SpanExporter):
+    """Wraps an exporter; what it exports has passed the broker's redaction (module docstring)."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self._exporter = exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Export scrubbed copies of `spans` (runs in the batch processor's thread)."""
+        return self._exporter.export([_scrubbed(span) for span in spans])
+
+    def shutdown(self) -> None:
+        """Shut the wrapped exporter down."""
+        self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Flush the wrapped exporter."""
+        return self._exporter.force_flush(timeout_millis)
+
+
+def _scrubbed(span: ReadableSpan) -> ReadableSpan:
+    status = span.status
+    if status.description is not None:
+        # "<type>: <message>" — the message may quote a value; the code and events remain.
+        status = Status(status.status_code)
+    return ReadableSpan(
+        name=str(redact_value(span.name)),
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=_scrub_attributes(span.attributes),
+        events=[
+            Event(str(redact_value(e.name)), _scrub_attributes(e.attributes), e.timestamp)
+            for e in span.events
+        ],
+        links=[Link(link.context, _scrub_attributes(link.attributes)) for link in span.links],
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def _scrub_attributes(attributes: Attributes) -> dict[str, AttributeValue]:
+    if not attributes:
+        return {}
+    kept = {key: value for key, value in attributes.items() if not _dropped(key)}
+    # redact_value on the mapping: secret-named keys lose their value, every value is redacted.
+    redacted: dict[str, object] = redact_value(kept)
+    return {key: _attribute_value(value) for key, value in redacted.items()}
+
+
+def _dropped(key: str) -> bool:
+    return key in _DROPPED or key.startswith(_DROPPED_PREFIXES)
+
+
+def _attribute_value(value: object) -> AttributeValue:
+    if isinstance(value, list):
+        # A redacted element turns into text; an attribute's sequence must be of one type.
+        if len({type(item) for item in value}) > 1:
+            return tuple(str(item) for item in value)
+        return tuple(value)
+    if isinstance(value, str | bool | int | float):
+        return value
+    return str(value)

@@ -1,0 +1,300 @@
+"""`tenants apply`: make the database say what the tenant files say, in one transaction.
+
+This module owns the diff between files and database (`Plan`, one `Change` per object added,
+changed or removed) and its application. The semantics, as `kubectl apply --prune`:
+- a tenant file is the whole truth about its tenant: objects missing from it (an afnemer, a
+  rule, ...) are removed, so taking away a grant in the file takes it away;
+- a tenant without a file is left alone unless `prune` is asked for, which removes it with all of
+  its configuration (the plan lists such tenants either way);
+- a second run with the same files changes nothing and its plan is empty.
+
+Apply runs with the owner's (migration) URL as the owner role, which row-level security binds too:
+each tenant is read and written with `app.tenant_id` set to that tenant. Everything happens in one
+transaction under an advisory lock (concurrent applies queue), so the plan shown is the plan
+applied, and a failure applies nothing. Every written table announces the change
+(`NOTIFY brp_tenancy, '<slug>'`, sent by trigger on commit), so every replica reloads that tenant.
+
+It never logs, prints or returns a secret: the plan names changed attributes, never their values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, Literal, TypeVar
+
+import asyncpg
+import msgspec
+
+from app.db.migrations import OWNER_ROLE
+from app.tenancy import store
+from app.tenancy.models import Limits, TenantSpec
+
+__all__ = ["APPLY_LOCK_KEY", "Change", "Plan", "TenancyApplyError", "apply", "diff_tenant", "plan"]
+
+# Any fixed 64-bit number; this one reads "brp-tena" in hex-ish.
+APPLY_LOCK_KEY: Final = 0x6272_702D_7465_6E61
+
+Action = Literal["add", "change", "remove"]
+T = TypeVar("T")
+
+_SYMBOL: Final = {"add": "+", "change": "~", "remove": "-"}
+_LIMIT_SCOPES: Final = ("tenant", "afnemer", "employee")
+
+
+class TenancyApplyError(Exception):
+    """The files cannot be applied to this database; the message says why (never a secret)."""
+
+
+class Change(msgspec.Struct, frozen=True):
+    """One object added, changed or removed; `fields` names what changed (never the values)."""
+
+    tenant: str
+    object: str
+    key: str
+    action: Action
+    fields: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        """One line of the plan."""
+        label = self.object if self.object == "tenant" else f"{self.object} {self.key}"
+        if self.object == "tenant" and self.action == "remove":
+            label = "tenant, with all of its configuration"
+        detail = f" ({', '.join(self.fields)})" if self.fields else ""
+        return f"{_SYMBOL[self.action]} {label}{detail}"
+
+
+class Plan(msgspec.Struct, frozen=True):
+    """What an apply does (or, for a dry run, would do)."""
+
+    changes: tuple[Change, ...]
+    # Tenants in the database without a file, kept because prune was not asked for.
+    kept: tuple[str, ...] = ()
+    prune: bool = False
+    dry_run: bool = True
+    applied: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the database already says what the files say."""
+        return not self.changes
+
+    def render(self) -> str:
+        """The plan for a terminal: per tenant its changes, then what was kept or pruned."""
+        lines: list[str] = []
+        for tenant in _ordered_unique(c.tenant for c in self.changes):
+            lines.append(f"tenant {tenant}:")
+            lines.extend(f"  {c.render()}" for c in self.changes if c.tenant == tenant)
+        lines.extend(f"tenant {slug}: no file; kept (--prune removes it)" for slug in self.kept)
+        if self.is_empty:
+            lines.append("No changes: the database matches the tenant files.")
+        elif self.dry_run:
+            lines.append(f"Dry run: {len(self.changes)} change(s) not applied.")
+        elif self.applied:
+            lines.append(f"Applied {len(self.changes)} change(s) in one transaction.")
+        return "\n".join(lines)
+
+
+async def plan(url: str, specs: Sequence[TenantSpec], prune: bool) -> Plan:
+    """The changes `apply` would make; the database is not changed."""
+    return await apply(url, specs, prune, dry_run=True)
+
+
+async def apply(url: str, specs: Sequence[TenantSpec], prune: bool, dry_run: bool) -> Plan:
+    """Bring the database at `url` (owner/migration URL) in line with `specs`; the plan it followed."""
+    _check_specs(specs, prune)
+    connection = await asyncpg.connect(url)
+    try:
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            result = await _apply_locked(connection, specs, prune, dry_run)
+        except BaseException:
+            await transaction.rollback()
+            raise
+        if dry_run:
+            await transaction.rollback()
+        else:
+            await transaction.commit()
+        return result
+    except asyncpg.PostgresError as exc:
+        raise TenancyApplyError(f"the database refused the change: {exc.__class__.__name__}: {exc}") from None
+    finally:
+        await connection.close()
+
+
+def _check_specs(specs: Sequence[TenantSpec], prune: bool) -> None:
+    slugs = [s.slug for s in specs]
+    if len(slugs) != len(set(slugs)):
+        raise TenancyApplyError("a tenant slug is given twice")
+    if prune and not specs:
+        # An empty or mistyped directory must not wipe every tenant.
+        raise TenancyApplyError("no tenant files: refusing to prune every tenant")
+
+
+async def _apply_locked(
+    connection: asyncpg.Connection, specs: Sequence[TenantSpec], prune: bool, dry_run: bool
+) -> Plan:
+    await _become_owner(connection)
+    await connection.execute("SELECT pg_advisory_xact_lock($1)", APPLY_LOCK_KEY)
+    registry = {entry.slug: entry for entry in await store.list_tenants(connection)}
+    changes: list[Change] = []
+    for spec in sorted(specs, key=lambda s: s.slug):
+        entry = registry.get(spec.slug)
+        tenant_id = entry.id if entry else uuid.uuid4()
+        await store.scope_to(connection, spec.slug)
+        current = await store.read_tenant(connection) if entry else None
+        tenant_changes = diff_tenant(current, spec)
+        if tenant_changes and not dry_run:
+            await _write_tenant(connection, tenant_id, current, spec)
+        changes.extend(tenant_changes)
+    absent = sorted(set(registry) - {s.slug for s in specs})
+    if prune:
+        for slug in absent:
+            changes.append(Change(slug, "tenant", slug, "remove"))
+            if not dry_run:
+                await store.scope_to(connection, slug)
+                await store.delete_tenant(connection, registry[slug].id)
+    return Plan(
+        changes=tuple(changes),
+        kept=() if prune else tuple(absent),
+        prune=prune,
+        dry_run=dry_run,
+        applied=not dry_run,
+    )
+
+
+async def _become_owner(connection: asyncpg.Connection) -> None:
+    member = await connection.fetchval(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) "
+        "THEN pg_has_role(current_user, $1, 'MEMBER') ELSE false END",
+        OWNER_ROLE,
+    )
+    if not member:
+        raise TenancyApplyError(
+            f"`tenants apply` needs the owner's connection (a member of {OWNER_ROLE}, "
+            "e.g. BROKER_DATABASE_OWNER_URL), not the runtime role's"
+        )
+    # As the owner, whom FORCE ROW LEVEL SECURITY binds: every statement names its tenant.
+    await connection.execute(f'SET LOCAL ROLE "{OWNER_ROLE}"')
+
+
+# -- the diff -----------------------------------------------------------------------------------
+
+
+def diff_tenant(current: TenantSpec | None, desired: TenantSpec) -> list[Change]:
+    """Every object that differs between the database's `current` and the file's `desired`."""
+    slug = desired.slug
+    changes: list[Change] = []
+    if current is None:
+        changes.append(Change(slug, "tenant", slug, "add"))
+        current = TenantSpec(slug=slug, name=desired.name, kind=desired.kind, pattern=desired.pattern)
+    else:
+        fields = _changed_fields(current, desired, ("name", "kind", "pattern", "status"))
+        if fields:
+            changes.append(Change(slug, "tenant", slug, "change", fields))
+    changes += _diff(slug, "member", current.members, desired.members, lambda m: m.code)
+    changes += _diff(slug, "issuer", current.issuers, desired.issuers, lambda i: i.issuer)
+    changes += _diff(slug, "afnemer", current.afnemers, desired.afnemers, lambda a: a.afnemer_id)
+    changes += _diff(slug, "gegevensset", current.gegevenssets, desired.gegevenssets, lambda g: g.name)
+    changes += _diff(slug, "rule", current.rules, desired.rules, lambda r: r.name)
+    changes += _diff_limits(slug, current.limits, desired.limits)
+    return changes
+
+
+def _diff(
+    slug: str, kind: str, current: Iterable[T], desired: Iterable[T], key: Callable[[T], str]
+) -> list[Change]:
+    now = {key(item): item for item in current}
+    wanted = {key(item): item for item in desired}
+    changes: list[Change] = []
+    for name in sorted(now.keys() | wanted.keys()):
+        before, after = now.get(name), wanted.get(name)
+        if before is None:
+            changes.append(Change(slug, kind, name, "add"))
+        elif after is None:
+            changes.append(Change(slug, kind, name, "remove"))
+        elif before != after:
+            changes.append(Change(slug, kind, name, "change", _changed_fields(before, after)))
+    return changes
+
+
+def _diff_limits(slug: str, current: Limits, desired: Limits) -> list[Change]:
+    changes: list[Change] = []
+    for scope in _LIMIT_SCOPES:
+        before, after = getattr(current, scope), getattr(desired, scope)
+        if before == after:
+            continue
+        action: Action = "add" if before is None else "remove" if after is None else "change"
+        fields = _changed_fields(before, after) if action == "change" else ()
+        changes.append(Change(slug, "limit", scope, action, fields))
+    return changes
+
+
+def _changed_fields(before: Any, after: Any, names: Iterable[str] | None = None) -> tuple[str, ...]:
+    fields = names or [f.name for f in msgspec.structs.fields(type(after))]
+    return tuple(name for name in fields if getattr(before, name) != getattr(after, name))
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+async def _write_tenant(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, current: TenantSpec | None, desired: TenantSpec
+) -> None:
+    # Order matters for the foreign keys: what others point at is added before and removed after
+    # what points at it (members ← afnemers ← rules → gegevenssets).
+    if current is None:
+        await store.insert_tenant(connection, tenant_id, desired)
+        current = TenantSpec(slug=desired.slug, name=desired.name, kind=desired.kind, pattern=desired.pattern)
+    elif _changed_fields(current, desired, ("name", "kind", "pattern", "status")):
+        await store.update_tenant(connection, tenant_id, desired)
+    for member in _added_or_changed(current.members, desired.members):
+        await store.put_member(connection, tenant_id, member)
+    for afnemer in _added_or_changed(current.afnemers, desired.afnemers):
+        await store.put_afnemer(connection, tenant_id, afnemer)
+    for gegevensset in _added_or_changed(current.gegevenssets, desired.gegevenssets):
+        await store.put_gegevensset(connection, tenant_id, gegevensset)
+    for issuer in _added_or_changed(current.issuers, desired.issuers):
+        await store.put_issuer(connection, tenant_id, issuer)
+    for name in _removed(current.rules, desired.rules, lambda r: r.name):
+        await store.delete_rule(connection, tenant_id, name)
+    for rule in _added_or_changed(current.rules, desired.rules):
+        await store.put_rule(connection, tenant_id, rule)
+    for afnemer_id in _removed(current.afnemers, desired.afnemers, lambda a: a.afnemer_id):
+        await store.delete_afnemer(connection, tenant_id, afnemer_id)
+    for name in _removed(current.gegevenssets, desired.gegevenssets, lambda g: g.name):
+        await store.delete_gegevensset(connection, tenant_id, name)
+    for issuer_url in _removed(current.issuers, desired.issuers, lambda i: i.issuer):
+        await store.delete_issuer(connection, tenant_id, issuer_url)
+    for code in _removed(current.members, desired.members, lambda m: m.code):
+        await store.delete_member(connection, tenant_id, code)
+    await _write_limits(connection, tenant_id, current.limits, desired.limits)
+
+
+async def _write_limits(
+    connection: asyncpg.Connection, tenant_id: uuid.UUID, current: Limits, desired: Limits
+) -> None:
+    for scope in _LIMIT_SCOPES:
+        before, after = getattr(current, scope), getattr(desired, scope)
+        if before == after:
+            continue
+        if after is None:
+            await store.delete_limit(connection, tenant_id, scope)
+        else:
+            await store.put_limit(connection, tenant_id, scope, after)
+
+
+def _added_or_changed(current: Iterable[T], desired: Iterable[T]) -> list[T]:
+    # Structs compare by value: whatever is not already there, exactly, is written.
+    existing = list(current)
+    return [item for item in desired if item not in existing]
+
+
+def _removed(current: Iterable[T], desired: Iterable[T], key: Callable[[T], str]) -> list[str]:
+    wanted = {key(item) for item in desired}
+    return [key(item) for item in current if key(item) not in wanted]
+
+
+def _ordered_unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))

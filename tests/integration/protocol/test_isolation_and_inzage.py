@@ -1,0 +1,175 @@
+"""Tenant isolation of the protocol, and inzage: exactly the records about one BSN, as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+import asyncpg
+import pytest
+
+from app.brp import PersonRole
+from app.db import tenant_scope
+from app.protocol import NO_TENANT, InzageEntry, ProtocolWriter, inzage, render
+from tests.integration.protocol.factories import consulted, found, record, slug
+
+BSN = "999993653"
+OTHER_BSN = "999990019"
+
+
+async def test_tenant_a_cannot_read_tenant_b_protocol(writer: ProtocolWriter, app_pool: asyncpg.Pool) -> None:
+    a, b = slug(), slug()
+    await writer.record(record(a, consulted(BSN)))
+    await writer.record(record(b, consulted(BSN)))
+    async with tenant_scope(app_pool, a) as connection:
+        for table in ("protocol_records", "protocol_persons", "protocol_chain_heads"):
+            tenants = {row["tenant"] for row in await connection.fetch(f"SELECT tenant FROM {table}")}
+            assert tenants == {a}, table
+
+
+async def test_without_a_tenant_nothing_is_visible_and_nothing_can_be_appended(
+    writer: ProtocolWriter, app_pool: asyncpg.Pool
+) -> None:
+    await writer.record(record(slug(), consulted(BSN)))
+    async with app_pool.acquire() as connection:
+        assert await connection.fetch("SELECT 1 FROM protocol_records") == []
+        assert await connection.fetch("SELECT 1 FROM protocol_persons") == []
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+            await connection.execute(
+                "INSERT INTO protocol_persons (tenant, seq, occurred_at, position, bsn, role) "
+                "VALUES ('x-tenant', 1, now(), 0, $1, 'found')",
+                BSN,
+            )
+
+
+async def test_tenant_a_cannot_append_to_tenant_b_protocol(app_pool: asyncpg.Pool) -> None:
+    async with tenant_scope(app_pool, slug()) as connection:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+            await connection.execute(
+                "INSERT INTO protocol_persons (tenant, seq, occurred_at, position, bsn, role) "
+                "VALUES ($1, 1, now(), 0, $2, 'found')",
+                slug(),
+                BSN,
+            )
+
+
+async def test_records_without_a_tenant_are_visible_to_no_tenant(
+    writer: ProtocolWriter, app_pool: asyncpg.Pool, database_url: str
+) -> None:
+    denied = record("", status=401, problem_code="authentication", query_type=None, search_parameters={})
+    await writer.record(denied)
+    async with tenant_scope(app_pool, slug()) as connection:
+        assert (
+            await connection.fetchval("SELECT count(*) FROM protocol_records WHERE tenant = $1", NO_TENANT)
+            == 0
+        )
+    admin = await asyncpg.connect(database_url)
+    try:
+        # The operator does see them.
+        seen = await admin.fetchval(
+            "SELECT count(*) FROM broker.protocol_records WHERE correlation_id = $1", denied.correlation_id
+        )
+    finally:
+        await admin.close()
+    assert seen == 1
+
+
+@pytest.fixture
+async def inzage_case(writer: ProtocolWriter) -> tuple[str, list[str]]:
+    """A tenant with requests about BSN and others; returns the tenant and the ids about BSN, in order."""
+    tenant = slug()
+    day = dt.datetime.now(dt.UTC).replace(day=1, hour=8, minute=0, second=0, microsecond=0)
+    about = [
+        # Consulted together with another person: that person's BSN is in the search parameters.
+        record(tenant, consulted(BSN, OTHER_BSN), occurred_at=day),
+        # Found by a search on name and birth date.
+        record(
+            tenant,
+            found(OTHER_BSN, BSN),
+            occurred_at=day + dt.timedelta(hours=1),
+            query_type="ZoekMetGeslachtsnaamEnGeboortedatum",
+            search_parameters={"geslachtsnaam": "Jansen", "geboortedatum": "1980-01-01"},
+            doelbinding='=HYPERLINK("https://evil")',
+        ),
+        record(
+            tenant, consulted(BSN), occurred_at=day + dt.timedelta(hours=2), employee="tweede@gemeente.nl"
+        ),
+    ]
+    unrelated = [
+        record(tenant, consulted(OTHER_BSN), occurred_at=day + dt.timedelta(minutes=30)),
+        record(tenant, occurred_at=day + dt.timedelta(minutes=40), status=403, problem_code="unauthorized"),
+        record(slug(), consulted(BSN), occurred_at=day + dt.timedelta(minutes=50)),  # another tenant
+    ]
+    for r in [*about, *unrelated]:
+        await writer.record(r)
+    return tenant, [r.correlation_id for r in about]
+
+
+async def test_inzage_returns_exactly_the_records_of_that_bsn_with_their_role(
+    inzage_case: tuple[str, list[str]], database_url: str
+) -> None:
+    tenant, expected = inzage_case
+    entries = await inzage(database_url, tenant, BSN)
+    assert [e.correlation_id for e in entries] == expected
+    assert [e.role for e in entries] == [PersonRole.CONSULTED, PersonRole.FOUND, PersonRole.CONSULTED]
+    first = entries[0]
+    assert first.tenant == tenant
+    assert first.employee == "medewerker@gemeente.nl"
+    assert first.doelbinding == "BRPACT-Test"
+    assert first.verwerking == "Controle@Aanvraag"
+    assert first.api == "personen"
+    assert first.query_type == "RaadpleegMetBurgerservicenummer"
+    assert first.search_parameter_names == ("burgerservicenummer", "gemeenteVanInschrijving")
+    assert first.fields == ("naam.voornamen", "geboorte.datum")
+    assert entries[1].search_parameter_names == ("geboortedatum", "geslachtsnaam")
+
+
+async def test_inzage_honours_the_period(inzage_case: tuple[str, list[str]], database_url: str) -> None:
+    tenant, expected = inzage_case
+    everything = await inzage(database_url, tenant, BSN)
+    start = everything[1].occurred_at
+    window = await inzage(database_url, tenant, BSN, from_=start, to=start + dt.timedelta(hours=1))
+    assert [e.correlation_id for e in window] == [expected[1]]
+
+
+async def test_inzage_as_the_tenant_equals_inzage_as_the_operator(
+    inzage_case: tuple[str, list[str]], database_url: str, app_pool: asyncpg.Pool
+) -> None:
+    tenant, _ = inzage_case
+    assert await inzage(app_pool, tenant, BSN) == await inzage(database_url, tenant, BSN)
+    assert await inzage(app_pool, slug(), BSN) == []
+
+
+async def test_inzage_as_json_names_no_other_person(
+    inzage_case: tuple[str, list[str]], database_url: str
+) -> None:
+    tenant, expected = inzage_case
+    text = render(await inzage(database_url, tenant, BSN), "json")
+    body = json.loads(text)
+    assert [item["correlation_id"] for item in body] == expected
+    assert body[1]["role"] == "found"
+    assert body[0]["occurred_at"].endswith("Z")
+    assert set(body[0]) == set(InzageEntry.__struct_fields__)
+    # The other person consulted in the same request, and the searched name, stay out of it.
+    assert OTHER_BSN not in text
+    assert "Jansen" not in text
+
+
+async def test_inzage_as_csv(inzage_case: tuple[str, list[str]], database_url: str) -> None:
+    tenant, expected = inzage_case
+    text = render(await inzage(database_url, tenant, BSN), "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [row["correlation_id"] for row in rows] == expected
+    assert [row["role"] for row in rows] == ["consulted", "found", "consulted"]
+    assert rows[0]["fields"] == "naam.voornamen geboorte.datum"
+    assert rows[2]["employee"] == "tweede@gemeente.nl"
+    # A value a spreadsheet would run as a formula is defused.
+    assert rows[1]["doelbinding"] == '\'=HYPERLINK("https://evil")'
+    assert OTHER_BSN not in text
+
+
+async def test_inzage_refuses_what_is_not_a_bsn(database_url: str) -> None:
+    with pytest.raises(ValueError, match="nine digits"):
+        await inzage(database_url, slug(), "12345")
