@@ -26,15 +26,16 @@ from app.correlation import CorrelationIdMiddleware
 from app.db import create_pool
 from app.errors import exception_handlers
 from app.gateway import ROUTES, GatewayPipeline
-from app.gateway.unlimited import Unlimited
 from app.health import HealthController
 from app.identity.authenticator import JwtAuthenticator
 from app.identity.jwks import JwksCache
 from app.identity.validator import TokenValidator
 from app.protocol import ProtocolWriter
+from app.ratelimit import RateLimitConfig, RateLimitDefaults, RateLimiter, RedisBackend, limits_from
 from app.secrets import SecretKey
 from app.settings import Settings
-from app.tenancy import TenancyResolver, TenantDirectory
+from app.telemetry import STATE_KEY, BrokerMetrics, MetricsController
+from app.tenancy import RateLimit, TenancyResolver, TenantDirectory
 from app.upstream import Upstream
 from app.upstream.reachability import ReachabilityProbe
 
@@ -53,6 +54,8 @@ class Resources:
     reachability: ReachabilityProbe
     directory: TenantDirectory
     protocol: ProtocolWriter
+    limiter: RateLimiter
+    metrics: BrokerMetrics
 
 
 class BrokerPlugin(InitPluginProtocol):
@@ -67,7 +70,7 @@ class BrokerPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register lifespan, routes, error handling and the OpenAPI document."""
         app_config.lifespan.append(self._lifespan)
-        app_config.route_handlers.extend([HealthController, *ROUTES])
+        app_config.route_handlers.extend([HealthController, MetricsController, *ROUTES])
         app_config.request_max_body_size = self.settings.max_body_bytes
         app_config.exception_handlers.update(exception_handlers)
         app_config.openapi_config = OpenAPIConfig(
@@ -86,6 +89,8 @@ class BrokerPlugin(InitPluginProtocol):
         if settings.database_url is None:
             raise RuntimeError("database_url must be resolved before the app starts (the CLI does this)")
         async with AsyncExitStack() as stack:
+            metrics = BrokerMetrics()
+            app.state[STATE_KEY] = metrics
             pool = await create_pool(
                 settings.database_url,
                 settings.database_runtime_role,
@@ -94,7 +99,11 @@ class BrokerPlugin(InitPluginProtocol):
             )
             stack.push_async_callback(pool.close)
             upstream = Upstream.open(
-                settings.identities, settings.resolved_environments(), settings.token, clock=self.clock
+                settings.identities,
+                settings.resolved_environments(),
+                settings.token,
+                clock=self.clock,
+                metrics=metrics,
             )
             stack.push_async_callback(upstream.aclose)
             directory = TenantDirectory(
@@ -110,6 +119,8 @@ class BrokerPlugin(InitPluginProtocol):
             protocol = ProtocolWriter(pool)
             await protocol.start()
             stack.push_async_callback(protocol.stop)
+            limiter = _limiter(settings, directory, metrics)
+            stack.push_async_callback(limiter.close)
             app.state.resources = Resources(
                 settings=settings,
                 pool=pool,
@@ -117,18 +128,49 @@ class BrokerPlugin(InitPluginProtocol):
                 reachability=ReachabilityProbe(upstream.clients),
                 directory=directory,
                 protocol=protocol,
+                limiter=limiter,
+                metrics=metrics,
             )
             app.state.pipeline = GatewayPipeline(
                 authenticator=JwtAuthenticator(TokenValidator(directory, JwksCache(idp_client))),
                 resolver=TenancyResolver(directory),
-                limiter=Unlimited(),
+                limiter=limiter,
                 forwarder=upstream.forwarder,
                 protocoller=protocol,
+                metrics=metrics,
                 max_body_bytes=settings.max_body_bytes,
             )
             _log.info("broker_started", tenants=len(directory.snapshot.tenants))
             yield
         _log.info("broker_stopped")
+
+
+def _limiter(settings: Settings, directory: TenantDirectory, metrics: BrokerMetrics) -> RateLimiter:
+    """Rate limits per tenant, afnemer and employee; shared through Redis when it is configured."""
+    config = RateLimitConfig(
+        defaults=RateLimitDefaults(
+            tenant=RateLimit(rate=settings.ratelimit_tenant_rate, burst=settings.ratelimit_tenant_burst),
+            afnemer=RateLimit(rate=settings.ratelimit_afnemer_rate, burst=settings.ratelimit_afnemer_burst),
+            employee=RateLimit(
+                rate=settings.ratelimit_employee_rate, burst=settings.ratelimit_employee_burst
+            ),
+        ),
+        replicas=settings.ratelimit_replicas,
+        retry_seconds=settings.ratelimit_retry_seconds,
+        redis_timeout=settings.ratelimit_redis_timeout,
+    )
+    shared = (
+        RedisBackend.from_url(settings.redis_url, timeout=config.redis_timeout)
+        if settings.redis_url
+        else None
+    )
+    return RateLimiter(
+        limits_from(directory),
+        config,
+        shared=shared,
+        on_degraded=metrics.ratelimit_degraded,
+        on_refused=metrics.ratelimited,
+    )
 
 
 def _idp_client(settings: Settings, upstream: Upstream) -> httpx.AsyncClient:

@@ -56,7 +56,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # At least 4: the tenancy listener and the protocol writer each hold one while serving.
     database_pool_max: Annotated[int, msgspec.Meta(ge=4)] = 20
     database_timeout: PositiveFloat = 5.0
+    # Shared rate limits across replicas; without it each replica limits on its own.
     redis_url: str | None = None
+    # Default limits (requests per second, burst) for tenants whose file sets none.
+    ratelimit_tenant_rate: PositiveFloat = 25.0
+    ratelimit_tenant_burst: PositiveInt = 50
+    ratelimit_afnemer_rate: PositiveFloat = 10.0
+    ratelimit_afnemer_burst: PositiveInt = 20
+    ratelimit_employee_rate: PositiveFloat = 2.0
+    ratelimit_employee_burst: PositiveInt = 10
+    # Replicas serving the broker: while Redis is unreachable each enforces 1/replicas of a limit.
+    ratelimit_replicas: PositiveInt = 1
+    ratelimit_retry_seconds: PositiveFloat = 5.0
+    ratelimit_redis_timeout: PositiveFloat = 0.25
     state_dir: Path = Path(".state")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -71,7 +71,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_owner_url=database_url,
         state_dir=tmp_path,
         database_pool_min=1,
-        database_pool_max=4,
+        database_pool_max=6,
+        # Generous limits: the rate-limit tests set their own.
+        ratelimit_tenant_rate=10_000.0,
+        ratelimit_tenant_burst=10_000,
+        ratelimit_afnemer_rate=10_000.0,
+        ratelimit_afnemer_burst=10_000,
+        ratelimit_employee_rate=10_000.0,
+        ratelimit_employee_burst=10_000,
     )
 
 

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import msgspec
+import structlog
 from litestar import Request, Response
 
 from app.brp import (
@@ -29,7 +30,8 @@ from app.brp.problems import method_not_allowed, request_too_large
 from app.correlation import correlation_id_of
 from app.gateway.seams import AccessResolver, Authenticator, Limiter, Protocoller
 from app.identity.authenticator import AuthenticatedCaller
-from app.protocol import ProtocolRecord
+from app.protocol import NO_TENANT, ProtocolRecord
+from app.telemetry import BrokerMetrics, current_trace_id
 from app.tenancy import Access
 from app.upstream import Forwarder, UpstreamAnswer
 
@@ -46,6 +48,7 @@ class _Trail(msgspec.Struct):
     access: Access | None = None
     query: Query | None = None
     requested_fields: tuple[str, ...] = ()
+    limit_headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class GatewayPipeline:
@@ -59,8 +62,10 @@ class GatewayPipeline:
         limiter: Limiter,
         forwarder: Forwarder,
         protocoller: Protocoller,
+        metrics: BrokerMetrics,
         max_body_bytes: int,
     ) -> None:
+        self._metrics = metrics
         self._authenticator = authenticator
         self._resolver = resolver
         self._limiter = limiter
@@ -71,18 +76,24 @@ class GatewayPipeline:
     async def handle(self, api: Api, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Answer one gateway request, or raise the `ProblemError` the client gets."""
         trail = _Trail(api=api, occurred_at=dt.datetime.now(dt.UTC), started=time.perf_counter())
+        # Until the caller is known, its log lines carry the protocol's "no tenant" mark.
+        structlog.contextvars.bind_contextvars(tenant=NO_TENANT)
         try:
-            answer, headers = await self._run(api, request, trail)
+            answer = await self._run(api, request, trail)
         except ProblemError as error:
+            # Limit headers belong on every answer after the limiter, refusals included.
+            error.headers = {**trail.limit_headers, **error.headers}
             await self._protocol(request, trail, error.status, error.problem.code)
             raise
         await self._protocol(request, trail, answer.status, answer.problem_code, answer)
-        return Response(answer.body, status_code=answer.status, media_type=answer.media_type, headers=headers)
+        return Response(
+            answer.body, status_code=answer.status, media_type=answer.media_type, headers=trail.limit_headers
+        )
 
-    async def _run(
-        self, api: Api, request: Request[Any, Any, Any], trail: _Trail
-    ) -> tuple[UpstreamAnswer, dict[str, str]]:
+    async def _run(self, api: Api, request: Request[Any, Any, Any], trail: _Trail) -> UpstreamAnswer:
         trail.caller = caller = await self._authenticator.identify(request)
+        # Every later log line of this request names its tenant (never the employee or a BSN).
+        structlog.contextvars.bind_contextvars(tenant=caller.principal.tenant)
         if request.method != "POST":
             raise method_not_allowed()
         check_media_types(request.headers.get("content-type"), request.headers.get("accept"))
@@ -93,15 +104,14 @@ class GatewayPipeline:
         principal = caller.principal
         trail.access = access = self._resolver.resolve(principal, caller.headers.afnemer_id, request.headers)
         trail.query = query = access.policy.authorise(query)
-        headers = await self._limiter.check(principal, access)
+        trail.limit_headers = await self._limiter.check(principal, access)
         sent = query
-        answer = await self._forwarder.forward(
+        return await self._forwarder.forward(
             access.account,
             sent,
             request.url.path,
             shape=lambda data: access.policy.withhold_secret_persons(sent, data),
         )
-        return answer, headers
 
     async def _body(self, request: Request[Any, Any, Any]) -> bytes:
         length = request.headers.get("content-length")
@@ -129,6 +139,7 @@ class GatewayPipeline:
             member_organisation=access.member_organisation if access else None,
             occurred_at=trail.occurred_at,
             correlation_id=correlation_id_of(request.scope),
+            trace_id=current_trace_id(),
             api=trail.api.value,
             status=status,
             latency_ms=round((time.perf_counter() - trail.started) * 1000, 3),
@@ -147,4 +158,19 @@ class GatewayPipeline:
             problem_code=problem_code,
             persons=answer.persons if answer else (),
         )
-        await self._protocoller.record(record)
+        try:
+            await self._protocoller.record(record)
+        except ProblemError as failure:
+            self._finished(record, trail, failure.status, failure.problem.code)
+            raise
+        self._finished(record, trail, record.status, record.problem_code)
+
+    def _finished(self, record: ProtocolRecord, trail: _Trail, status: int, problem_code: str | None) -> None:
+        self._metrics.request_finished(
+            tenant=record.tenant,
+            api=record.api,
+            query_type=record.query_type,
+            status=status,
+            problem_code=problem_code,
+            seconds=time.perf_counter() - trail.started,
+        )

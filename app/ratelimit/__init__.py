@@ -23,7 +23,7 @@ from app.ratelimit.config import (
     local_share,
 )
 from app.ratelimit.gcra import Decision, Limit, decide
-from app.ratelimit.limiter import LimitsOf, RateLimiter, limits_from
+from app.ratelimit.limiter import LimitsOf, RateLimiter, Scope, limits_from
 from app.ratelimit.memory import Clock, MemoryBackend
 from app.ratelimit.redis import DEFAULT_PREFIX, RedisBackend
 
@@ -44,6 +44,7 @@ __all__ = [
     "RateLimitDefaults",
     "RateLimiter",
     "RedisBackend",
+    "Scope",
     "decide",
     "limits_from",
     "local_share",

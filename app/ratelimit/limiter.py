@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 import structlog
 
-from app.brp.problems import too_many_requests
+from app.brp.problems import ProblemError, too_many_requests
 from app.identity import Principal
 from app.ratelimit.backend import BackendUnavailable, Quota, RateLimitBackend
 from app.ratelimit.config import RateLimitConfig, local_share
@@ -40,16 +40,19 @@ from app.ratelimit.gcra import Decision, Limit, ceil_seconds
 from app.ratelimit.memory import Clock, MemoryBackend
 from app.tenancy import Access, Limits, RateLimit, Tenant
 
-__all__ = ["LimitsOf", "RateLimiter", "limits_from"]
+__all__ = ["LimitsOf", "RateLimiter", "Scope", "limits_from"]
 
 _log = structlog.get_logger("app.ratelimit")
 
 LimitsOf = Callable[[str], Limits | None]
 
+# Which of the three keys; also the `key_kind` label of app.telemetry's refusal counter.
+Scope = Literal["tenant", "afnemer", "employee"]
+
 # The scopes of the three keys, in the order they are checked.
-_SCOPES: Final = ("tenant", "afnemer", "employee")
+_SCOPES: Final[tuple[Scope, Scope, Scope]] = ("tenant", "afnemer", "employee")
 # Which limit was reached, never whose.
-_DETAILS: Final = {
+_DETAILS: Final[dict[Scope, str]] = {
     "tenant": "De limiet van het aantal verzoeken voor deze organisatie is bereikt.",
     "afnemer": "De limiet van het aantal verzoeken voor deze afnemer is bereikt.",
     "employee": "De limiet van het aantal verzoeken voor deze gebruiker is bereikt.",
@@ -75,6 +78,8 @@ class RateLimiter:
 
     `shared` is the Redis backend (None: this replica limits on its own). `clock` (monotonic
     seconds) drives the in-process backend and the Redis retry interval, so tests need no sleep.
+    Hooks for metrics: `on_degraded(degraded)` on every change of `degraded`, and
+    `on_refused(tenant slug, scope)` on every 429.
     """
 
     __slots__ = (
@@ -84,6 +89,7 @@ class RateLimiter:
         "_limits_of",
         "_local",
         "_on_degraded",
+        "_on_refused",
         "_retry_at",
         "_shared",
     )
@@ -96,6 +102,7 @@ class RateLimiter:
         shared: RateLimitBackend | None = None,
         clock: Clock = time.monotonic,
         on_degraded: Callable[[bool], None] | None = None,
+        on_refused: Callable[[str, Scope], None] | None = None,
     ) -> None:
         self._limits_of = limits_of
         self._config = config or RateLimitConfig()
@@ -103,6 +110,7 @@ class RateLimiter:
         self._local = MemoryBackend(clock)
         self._clock = clock
         self._on_degraded = on_degraded
+        self._on_refused = on_refused
         self._degraded = False
         self._retry_at = 0.0
 
@@ -127,7 +135,14 @@ class RateLimiter:
             f"a:{account.environment}:{account.afnemer_id}",
             f"e:{principal.tenant}:{principal.employee or principal.subject}",
         )
-        return _answer(await self._acquire(keys, limits))
+        decisions = await self._acquire(keys, limits)
+        refused = _refusal(decisions)
+        if refused is None:
+            # Fewest remaining decides; on a tie the key that takes longest to refill.
+            return _headers(min(decisions, key=lambda d: (d.remaining, -d.reset_us)))
+        if self._on_refused is not None:
+            self._on_refused(principal.tenant, refused[0])
+        raise _too_many_requests(*refused)
 
     async def close(self) -> None:
         """Close the shared backend's connections."""
@@ -187,16 +202,16 @@ class RateLimiter:
             self._on_degraded(False)
 
 
-def _answer(decisions: Sequence[Decision]) -> dict[str, str]:
-    """Headers of the most restrictive key; 429 from the refusing key that frees up last."""
+def _refusal(decisions: Sequence[Decision]) -> tuple[Scope, Decision] | None:
+    """The refusing key that frees up last (its wait is the one that counts), if any refused."""
     refused = [(scope, d) for scope, d in zip(_SCOPES, decisions, strict=True) if not d.allowed]
-    if refused:
-        scope, worst = max(refused, key=lambda item: item[1].retry_after_us)
-        error = too_many_requests(ceil_seconds(worst.retry_after_us), _DETAILS[scope])
-        error.headers.update(_headers(worst))
-        raise error
-    # Fewest remaining decides; on a tie the key that takes longest to refill.
-    return _headers(min(decisions, key=lambda d: (d.remaining, -d.reset_us)))
+    return max(refused, key=lambda item: item[1].retry_after_us) if refused else None
+
+
+def _too_many_requests(scope: Scope, decision: Decision) -> ProblemError:
+    error = too_many_requests(ceil_seconds(decision.retry_after_us), _DETAILS[scope])
+    error.headers.update(_headers(decision))
+    return error
 
 
 def _headers(decision: Decision) -> dict[str, str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import msgspec
@@ -35,6 +35,7 @@ from app.brp import (
     extract_persons,
 )
 from app.brp.problems import bad_gateway, gateway_timeout, service_unavailable, too_many_requests
+from app.telemetry import BrokerMetrics
 from app.upstream.clients import UpstreamClients
 from app.upstream.config import EnvironmentConfig
 from app.upstream.tokens import AfnemerAccount, TokenManager, TokenUnavailable
@@ -77,10 +78,12 @@ class Forwarder:
         clients: UpstreamClients,
         environments: Mapping[str, EnvironmentConfig],
         tokens: TokenManager,
+        metrics: BrokerMetrics,
     ) -> None:
         self._clients = clients
         self._environments = environments
         self._tokens = tokens
+        self._metrics = metrics
 
     async def forward(
         self, account: AfnemerAccount, query: Query, broker_path: str, shape: Shape | None = None
@@ -95,9 +98,9 @@ class Forwarder:
         body = encode_query(upstream_query)
         url = self._url(account.environment, api)
         started = time.perf_counter()
-        response = await self._send_with_token(account, url, body)
+        response = await self._send_with_token(account, url, body, api)
         upstream_ms = (time.perf_counter() - started) * 1000
-        _log.info(
+        _log.debug(
             "upstream_call",
             afnemer_id=account.afnemer_id,
             api=api.value,
@@ -115,15 +118,17 @@ class Forwarder:
             raise service_unavailable("upstreamNotConfigured", f"Geen URL voor {api.value} in {environment}.")
         return url
 
-    async def _send_with_token(self, account: AfnemerAccount, url: str, body: bytes) -> httpx.Response:
+    async def _send_with_token(
+        self, account: AfnemerAccount, url: str, body: bytes, api: Api
+    ) -> httpx.Response:
         client = self._clients.client(account.identity, account.environment)
         token = await self._token(account)
-        response = await _post(client, url, body, token)
+        response = await self._post(client, url, body, token, account, api)
         if response.status_code == 401:
             # RvIG may have revoked or rotated it: one new token, one retry.
             self._tokens.invalidate(account, token)
             token = await self._token(account)
-            response = await _post(client, url, body, token)
+            response = await self._post(client, url, body, token, account, api)
             if response.status_code == 401:
                 _log.error("upstream_rejected_token", afnemer_id=account.afnemer_id)
                 detail = "RvIG accepteert het token van de broker niet; controleer de koppeling."
@@ -140,19 +145,33 @@ class Forwarder:
                 retry_after=failure.retry_after,
             ) from None
 
-
-async def _post(client: httpx.AsyncClient, url: str, body: bytes, token: str) -> httpx.Response:
-    headers = {**_REQUEST_HEADERS, "Authorization": f"Bearer {token}"}
-    try:
-        return await client.post(url, content=body, headers=headers)
-    except httpx.TimeoutException:
-        raise gateway_timeout("RvIG antwoordde niet binnen de ingestelde tijd.") from None
-    except httpx.HTTPError as exc:
-        # Connection refused or dropped, TLS failure: the path to RvIG is down, not the request.
-        _log.warning("upstream_unreachable", error_type=type(exc).__name__)
-        raise service_unavailable(
-            "upstreamUnreachable", "De verbinding met RvIG is niet beschikbaar.", retry_after=5
-        ) from None
+    async def _post(  # noqa: PLR0917 - private, called twice with the same arguments
+        self, client: httpx.AsyncClient, url: str, body: bytes, token: str, account: AfnemerAccount, api: Api
+    ) -> httpx.Response:
+        headers = {**_REQUEST_HEADERS, "Authorization": f"Bearer {token}"}
+        started = time.perf_counter()
+        outcome: int | Literal["timeout", "unreachable"] = "unreachable"
+        try:
+            response = await client.post(url, content=body, headers=headers)
+            outcome = response.status_code
+            return response
+        except httpx.TimeoutException:
+            outcome = "timeout"
+            raise gateway_timeout("RvIG antwoordde niet binnen de ingestelde tijd.") from None
+        except httpx.HTTPError as exc:
+            # Connection refused or dropped, TLS failure: the path to RvIG is down, not the request.
+            _log.warning("upstream_unreachable", error_type=type(exc).__name__)
+            raise service_unavailable(
+                "upstreamUnreachable", "De verbinding met RvIG is niet beschikbaar.", retry_after=5
+            ) from None
+        finally:
+            self._metrics.upstream_call(
+                environment=account.environment,
+                afnemer_id=account.afnemer_id,
+                api=api.value,
+                status=outcome,
+                seconds=time.perf_counter() - started,
+            )
 
 
 def _with_bsn_field(query: Query) -> tuple[Query, bool]:

@@ -30,6 +30,7 @@ import msgspec
 import structlog
 
 from app.secrets import Secret
+from app.telemetry import BrokerMetrics
 from app.upstream.clients import UpstreamClients
 from app.upstream.config import EnvironmentConfig, TokenConfig
 
@@ -100,7 +101,9 @@ class TokenManager:
         environments: Mapping[str, EnvironmentConfig],
         config: TokenConfig,
         clock: Callable[[], float] = time.monotonic,
+        metrics: BrokerMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or BrokerMetrics(process_collectors=False)
         self._clients = clients
         self._environments = environments
         self._config = config
@@ -124,6 +127,7 @@ class TokenManager:
                 self._fetch_once(key, account)
             return token.value
         if self._backing_off(key, now):
+            self._metrics.token_request(account.environment, account.afnemer_id, "backoff")
             raise TokenUnavailable("token endpoint failed recently", self._retry_after(key, now))
         fetched = await asyncio.shield(self._fetch_once(key, account))
         return fetched.value
@@ -170,11 +174,13 @@ class TokenManager:
         try:
             response = await self._request(account)
         except TokenUnavailable as failure:
+            self._metrics.token_request(account.environment, account.afnemer_id, "failed")
             self._record_failure(key, failure.reason)
             raise TokenUnavailable(failure.reason, self._retry_after(key, self._clock())) from None
         token = self._token_from(response, requested_at)
         self._tokens[key] = token
         self._backoff.pop(key, None)
+        self._metrics.token_request(account.environment, account.afnemer_id, "obtained")
         _log.info("token_obtained", afnemer_id=account.afnemer_id, environment=account.environment)
         return token
 

@@ -3,7 +3,9 @@
 Run:  .venv/bin/python -m tests.benchmarks.gateway_load [--latency-ms 100] [--concurrency 256] [--seconds 20]
 
 Starts, as separate processes, the sandbox (HTTPS + mTLS) and the broker (`brp-broker serve`
-on an embedded PostgreSQL in a temporary folder), then runs an asyncio load generator:
+on an embedded PostgreSQL in a temporary folder, with one SaaS tenant whose afnemer is the
+sandbox's 000001; every request carries a dev IdP token, is checked for doelbinding and is
+protocolled), then runs an asyncio load generator:
 1. directly against the sandbox (mTLS, the afnemer's own token) — the baseline;
 2. against the broker (plain HTTP on 127.0.0.1), which forwards to the sandbox.
 Reports throughput, p50/p90/p99 latency of each, the latency the broker adds, error counts, and
@@ -29,7 +31,9 @@ from pathlib import Path
 import httpx
 
 from app.sandbox.config import load_config
+from app.sandbox.idp import issue_dev_token
 from app.sandbox.pki import ensure_dev_pki
+from tests.benchmarks.gateway_stack import BENCH_TENANT
 from tests.support.servers import free_port
 
 BSN_QUERY = {
@@ -147,8 +151,12 @@ async def _run(
         direct.headers["Authorization"] = f"Bearer {token}"
         await _load(direct, 2, 8)  # warm up connections
         baseline = _summary("direct", *await _load(direct, args.seconds, args.concurrency), args.seconds)
+    token = issue_dev_token(state, tenant=BENCH_TENANT, subject="bench", employee="E0001")
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{broker_port}", limits=_client_limits(args.concurrency), timeout=30
+        base_url=f"http://127.0.0.1:{broker_port}",
+        limits=_client_limits(args.concurrency),
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
     ) as broker:
         await _load(broker, 2, 8)
         cpu_before = _cpu_seconds(broker_pid)
@@ -156,12 +164,10 @@ async def _run(
         cpu_after = _cpu_seconds(broker_pid)
         via = _summary("broker", latencies, errors, args.seconds)
     requests = len(latencies) + errors
-    print(
-        f"added by broker: p50 {via['p50'] - baseline['p50']:+.1f} ms  p99 {via['p99'] - baseline['p99']:+.1f} ms"
-    )
-    print(
-        f"broker CPU per request: {(cpu_after - cpu_before) / max(requests, 1) * 1000:.3f} ms over {requests} requests"
-    )
+    added_p50, added_p99 = via["p50"] - baseline["p50"], via["p99"] - baseline["p99"]
+    cpu_ms = (cpu_after - cpu_before) / max(requests, 1) * 1000
+    print(f"added by broker: p50 {added_p50:+.1f} ms  p99 {added_p99:+.1f} ms")
+    print(f"broker CPU per request: {cpu_ms:.3f} ms over {requests} requests")
 
 
 def main() -> None:
@@ -176,24 +182,11 @@ def main() -> None:
         sandbox_port, broker_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("BROKER_")}
         env |= {"BROKER_STATE_DIR": str(state), "BROKER_LOG_FORMAT": "json"}
-        config = state / "broker.toml"
         stack = [sys.executable, "-m", "tests.benchmarks.gateway_stack"]
         sandbox_cmd = [*stack, "sandbox", str(sandbox_port)]
         with _process(sandbox_cmd, env, "SANDBOX READY"):
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.benchmarks.gateway_stack",
-                    "config",
-                    str(sandbox_port),
-                    str(config),
-                ],
-                env=env,
-                check=True,
-            )
-            broker_env = env | {"BROKER_CONFIG_FILE": str(config), "BROKER_PORT": str(broker_port)}
-            broker_cmd = [*stack, "broker"]
+            broker_env = env | {"BROKER_PORT": str(broker_port)}
+            broker_cmd = [*stack, "broker", str(sandbox_port)]
             with _process(broker_cmd, broker_env, "Application startup complete") as broker:
                 print(
                     f"concurrency {args.concurrency}, sandbox latency {args.latency_ms} ms, "

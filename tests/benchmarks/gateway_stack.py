@@ -1,6 +1,6 @@
-"""Processes of the gateway benchmark: the sandbox, the broker's config, and the broker itself.
+"""Processes of the gateway benchmark: the sandbox, and the broker with one benchmark tenant.
 
-`python -m tests.benchmarks.gateway_stack sandbox PORT` | `config PORT OUT.toml` | `broker`
+`python -m tests.benchmarks.gateway_stack sandbox PORT` | `broker SANDBOX_PORT`
 (state folder from BROKER_STATE_DIR). Used by `gateway_load`; not a test.
 """
 
@@ -15,12 +15,48 @@ import msgspec
 
 from app.cli import _run_server
 from app.db import EmbeddedPostgres, apply_migrations, ensure_database, with_user
-from app.dev import with_sandbox_upstream
+from app.dev import sandbox_settings, write_dev_secrets
 from app.logging import configure_logging
 from app.sandbox.config import load_config
+from app.sandbox.idp import DEV_IDP_ISSUER, dev_idp_jwks
 from app.sandbox.pki import ensure_dev_pki
 from app.sandbox.server import build_server
-from app.settings import Settings, load_settings
+from app.settings import load_settings
+from app.tenancy import apply, load_tenant_files
+from tests.support.toml import inline
+
+BENCH_TENANT = "bench"
+_TENANT_FILE = """
+slug = "bench"
+name = "Benchmark gemeente"
+kind = "organisation"
+pattern = "saas"
+
+[[issuers]]
+issuer = "{issuer}"
+audiences = ["brp-broker"]
+jwks = {jwks}
+algorithms = ["ES256"]
+tenant_claim = "tenant"
+tenant_claim_value = "bench"
+
+[afnemers.000001]
+name = "Gemeente Rotterdam (sandbox)"
+environment = "sandbox"
+identity = "dev"
+client_id = "broker-dev-000001"
+client_secret = "file:{secret}"
+gemeente_code = "0599"
+
+[gegevenssets.alles]
+apis = ["personen", "bewoning", "verblijfplaatshistorie"]
+fields = ["*"]
+parameters = ["*"]
+
+[rules.iedereen]
+who = ["tenant"]
+gegevenssets = ["alles"]
+"""
 
 
 def _state() -> Path:
@@ -37,34 +73,37 @@ def sandbox(port: int) -> None:
     server.run()
 
 
-def config(port: int, out: Path) -> None:
-    """Write the broker's TOML: dev identity, sandbox URLs, dev afnemer, a pool sized for the load."""
+def _tenant_folder(port: int) -> Path:
     sandbox_config = load_config(port=port, state_dir=str(_state()))
-    pki = ensure_dev_pki(_state(), sandbox_config.oins)
-    settings = with_sandbox_upstream(
-        Settings(state_dir=_state()), sandbox_config, pki, f"https://127.0.0.1:{port}"
+    secrets = write_dev_secrets(_state() / "secrets", sandbox_config)
+    folder = _state() / "tenants"
+    folder.mkdir(exist_ok=True)
+    text = _TENANT_FILE.format(
+        issuer=DEV_IDP_ISSUER, jwks=inline(dev_idp_jwks(_state())), secret=secrets["000001"]
     )
-    environment = msgspec.structs.replace(
-        settings.environments["sandbox"], max_connections=512, max_keepalive_connections=512
-    )
-    document = {
-        "identities": msgspec.to_builtins(settings.identities, enc_hook=str),
-        "environments": {"sandbox": msgspec.to_builtins(environment)},
-        "afnemer": msgspec.to_builtins(settings.afnemer, enc_hook=str),
-        "database_pool_max": 40,
-    }
-    out.write_bytes(msgspec.toml.encode(document))
+    (folder / "bench.toml").write_text(text)
+    return folder
 
 
-def broker() -> None:
-    """Embedded PostgreSQL, migrations, then the broker in the foreground."""
+def broker(port: int) -> None:
+    """Embedded PostgreSQL, migrations, the benchmark tenant, then the broker in the foreground."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    sandbox_config = load_config(port=port, state_dir=str(_state()))
+    pki = ensure_dev_pki(_state(), sandbox_config.oins)
     embedded = EmbeddedPostgres(settings.state_dir / "postgres")
     admin = asyncio.run(ensure_database(embedded.start(), "brp_bench"))
     asyncio.run(apply_migrations(admin))
+    asyncio.run(apply(admin, load_tenant_files(_tenant_folder(port)), prune=False, dry_run=False))
+    settings = sandbox_settings(settings, pki, f"https://127.0.0.1:{port}")
+    environment = msgspec.structs.replace(
+        settings.environments["sandbox"], max_connections=512, max_keepalive_connections=512
+    )
     settings = msgspec.structs.replace(
-        settings, database_url=with_user(admin, settings.database_runtime_role)
+        settings,
+        database_url=with_user(admin, settings.database_runtime_role),
+        environments={"sandbox": environment},
+        database_pool_max=40,
     )
     try:
         _run_server(settings)
@@ -73,10 +112,7 @@ def broker() -> None:
 
 
 if __name__ == "__main__":
-    command = sys.argv[1]
-    if command == "sandbox":
+    if sys.argv[1] == "sandbox":
         sandbox(int(sys.argv[2]))
-    elif command == "config":
-        config(int(sys.argv[2]), Path(sys.argv[3]))
     else:
-        broker()
+        broker(int(sys.argv[2]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from app.sandbox.server import SandboxThread
 from app.settings import Settings
 from app.tenancy import apply, load_tenant_files
 from tests.support.servers import ServerTask
+from tests.support.toml import inline
+
+REPO = Path(__file__).resolve().parents[2]
 
 # The gateway tests' own tenant: a gemeente (SaaS) whose afnemer 000001 may ask everything.
 TEST_TENANT = "testgemeente"
@@ -129,17 +133,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def _toml_inline(value: Any) -> str:
-    import json
-
-    # JSON objects of strings and lists are valid TOML inline tables once keys are bare-quoted.
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_inline(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_inline(v) for v in value) + "]"
-    return json.dumps(value)
-
-
 @pytest.fixture(scope="session")
 async def test_tenants(
     database_url: str, sandbox: SandboxThread, tmp_path_factory: pytest.TempPathFactory
@@ -149,12 +142,30 @@ async def test_tenants(
     secrets = write_dev_secrets(folder / "secrets", sandbox.config)
     text = TEST_TENANT_FILE.format(
         issuer=DEV_IDP_ISSUER,
-        jwks=_toml_inline(dev_idp_jwks(sandbox.config.state_path)),
+        jwks=inline(dev_idp_jwks(sandbox.config.state_path)),
         secret=secrets["000001"],
     )
     (folder / f"{TEST_TENANT}.toml").write_text(text)
     await apply(database_url, load_tenant_files(folder), prune=False, dry_run=False)
     return folder
+
+
+@pytest.fixture(scope="session")
+async def demo_tenants(
+    database_url: str, sandbox: SandboxThread, tmp_path_factory: pytest.TempPathFactory
+) -> list[str]:
+    """The demo tenant files, pointed at this test's sandbox, applied to the session database."""
+    folder = tmp_path_factory.mktemp("demo-tenants")
+    secrets = folder / "secrets"
+    write_dev_secrets(secrets, sandbox.config)
+    jwks = "jwks = " + inline(dev_idp_jwks(sandbox.config.state_path))
+    for source in sorted((REPO / "tenants").glob("*.toml")):
+        text = re.sub(r"^jwks_uri = .*$", jwks, source.read_text(), flags=re.MULTILINE)
+        text = text.replace("file:.state/secrets/", f"file:{secrets}/")
+        (folder / source.name).write_text(text)
+    specs = load_tenant_files(folder)
+    await apply(database_url, specs, prune=False, dry_run=False)
+    return [spec.slug for spec in specs]
 
 
 def dev_token(sandbox: SandboxThread, tenant: str = TEST_TENANT, **claims: Any) -> str:

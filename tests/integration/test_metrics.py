@@ -79,10 +79,13 @@ async def test_one_app_at_a_time_and_nothing_traced_after_the_context(app_pool: 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with instrument_asyncpg(provider):
-        # asyncpg's classes are patched process-wide: a second provider would silently get nothing.
-        with pytest.raises(RuntimeError, match="already instrumented"), instrument_asyncpg(TracerProvider()):
-            pass
+    # asyncpg's classes are patched process-wide: a second provider would silently get nothing.
+    with (
+        instrument_asyncpg(provider),
+        pytest.raises(RuntimeError, match="already instrumented"),
+        instrument_asyncpg(TracerProvider()),
+    ):
+        pass
     assert await app_pool.fetchval("SELECT $1::text", BSN) == BSN
     assert exporter.get_finished_spans() == ()
     provider.shutdown()

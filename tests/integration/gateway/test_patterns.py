@@ -7,24 +7,19 @@ secret files in a temporary folder.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from app.dev import DEV_OIN, write_dev_secrets
+from app.dev import DEV_OIN
 from app.main import create_app
-from app.sandbox.idp import dev_idp_jwks
 from app.sandbox.server import SandboxThread
 from app.settings import Settings
-from app.tenancy import apply, load_tenant_files
-from tests.integration.conftest import SandboxControl, _toml_inline, dev_token
+from tests.integration.conftest import SandboxControl, dev_token
 from tests.support.servers import ServerTask
 
-REPO = Path(__file__).resolve().parents[3]
 PERSONEN = "/haalcentraal/api/brp/personen"
 BEWONING = "/haalcentraal/api/bewoning/bewoningen"
 ROTTERDAM_BSN = "999993653"  # lives in Rotterdam (0599)
@@ -33,24 +28,6 @@ RAADPLEEG = {
     "burgerservicenummer": [ROTTERDAM_BSN],
     "fields": ["naam"],
 }
-
-
-@pytest.fixture(scope="session")
-async def demo_tenants(
-    database_url: str, sandbox: SandboxThread, tmp_path_factory: pytest.TempPathFactory
-) -> list[str]:
-    """The demo tenant files, pointed at this test's sandbox, applied to the session database."""
-    folder = tmp_path_factory.mktemp("demo-tenants")
-    secrets = folder / "secrets"
-    write_dev_secrets(secrets, sandbox.config)
-    jwks = "jwks = " + _toml_inline(dev_idp_jwks(sandbox.config.state_path))
-    for source in sorted((REPO / "tenants").glob("*.toml")):
-        text = re.sub(r"^jwks_uri = .*$", jwks, source.read_text(), flags=re.MULTILINE)
-        text = text.replace("file:.state/secrets/", f"file:{secrets}/")
-        (folder / source.name).write_text(text)
-    specs = load_tenant_files(folder)
-    await apply(database_url, specs, prune=False, dry_run=False)
-    return [spec.slug for spec in specs]
 
 
 @pytest.fixture

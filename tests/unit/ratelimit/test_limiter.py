@@ -169,6 +169,21 @@ async def test_retry_after_comes_from_the_refusing_key_that_frees_up_last() -> N
     assert "organisatie" in error.problem.detail
 
 
+async def test_each_refusal_is_reported_with_tenant_and_scope() -> None:
+    refusals: list[tuple[str, str]] = []
+    rate_limiter = RateLimiter(
+        lambda _slug: Limits(tenant=RateLimit(0.001, 2), employee=RateLimit(0.001, 1)),
+        RateLimitConfig(defaults=ROOMY_DEFAULTS),
+        clock=FakeClock(),
+        on_refused=lambda tenant, scope: refusals.append((tenant, scope)),
+    )
+    await rate_limiter.check(caller(employee="E1"), access())
+    await refusal(rate_limiter, caller(employee="E1"), access())
+    await rate_limiter.check(caller(employee="E2"), access())
+    await refusal(rate_limiter, caller(employee="E3"), access())
+    assert refusals == [("gemeente", "employee"), ("gemeente", "tenant")]
+
+
 async def test_retry_after_is_at_least_one_second() -> None:
     rate_limiter = limiter(Limits(employee=RateLimit(50.0, 1)))
     await rate_limiter.check(caller(), access())
