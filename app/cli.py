@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("directory", type=Path)
     apply.add_argument("--dry-run", action="store_true", help="show the changes, change nothing")
     apply.add_argument("--prune", action="store_true", help="also remove tenants that have no file")
+    tenant_commands.add_parser("new-key", help="print a new BROKER_SECRET_KEY (key-encryption key)")
+    encrypt = tenant_commands.add_parser(
+        "encrypt-secret", help="encrypt a client secret read from standard input, for a tenant file"
+    )
+    encrypt.add_argument("--tenant", required=True, help="tenant slug")
+    encrypt.add_argument("--afnemer", required=True, help="AfnemerID")
     _protocol_parser(commands)
     return parser
 
@@ -149,7 +155,25 @@ def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _tenants(settings: Settings, args: argparse.Namespace) -> int:
-    from app.tenancy import TenancyApplyError, TenantFileError, apply, load_tenant_files
+    from app.secrets import generate_secret_key
+    from app.tenancy import (
+        TenancyApplyError,
+        TenantFileError,
+        apply,
+        encrypt_client_secret,
+        load_tenant_files,
+    )
+
+    if args.tenants_command == "new-key":
+        print(generate_secret_key())
+        return 0
+    if args.tenants_command == "encrypt-secret":
+        key = SecretKey.from_environment()
+        if key is None:
+            raise CommandError("BROKER_SECRET_KEY: is required to encrypt a secret")
+        value = sys.stdin.readline().strip()
+        print(encrypt_client_secret(key, args.tenant, args.afnemer, value))
+        return 0
 
     try:
         specs = load_tenant_files(args.directory, secret_key=SecretKey.from_environment())
