@@ -99,13 +99,27 @@ class _Unverified(msgspec.Struct, frozen=True):
     claims: dict[str, Any]
 
 
+class _Verified(msgspec.Struct, frozen=True):
+    """A token that passed every check, remembered until it expires."""
+
+    principal: Principal
+    issuer: str
+    config: IssuerConfig
+    expires_at: float
+
+
 class TokenValidator:
     """Validates bearer JWTs against the trusted issuers; one per app, safe for concurrent use.
 
     `clock` is wall-clock time in seconds (token times are Unix times).
+
+    A caller sends the same token with every request until it expires, so a verified token is
+    remembered (at most `cache_size`, oldest forgotten first) and the signature is not checked
+    again. A remembered token is honoured only while its issuer configuration is still trusted as
+    it was (a suspended tenant or a changed issuer ends it at once) and before its `exp`.
     """
 
-    __slots__ = ("_clock", "_directory", "_jwks", "_leeway", "_max_token_bytes")
+    __slots__ = ("_cache_size", "_clock", "_directory", "_jwks", "_leeway", "_max_token_bytes", "_verified")
 
     def __init__(
         self,
@@ -115,7 +129,10 @@ class TokenValidator:
         clock: Callable[[], float] = time.time,
         leeway: int = 60,
         max_token_bytes: int = 16 * 1024,
+        cache_size: int = 10_000,
     ) -> None:
+        self._verified: dict[str, _Verified] = {}
+        self._cache_size = cache_size
         self._directory = directory
         self._jwks = jwks
         self._clock = clock
@@ -124,6 +141,9 @@ class TokenValidator:
 
     async def validate(self, token: str) -> Principal:
         """The principal a valid token proves, or `TokenRefused`."""
+        remembered = self._remembered(token)
+        if remembered is not None:
+            return remembered
         unverified = self._parse(token)
         config = _select_issuer(self._directory.issuers_for(unverified.issuer), unverified)
         context = {
@@ -141,7 +161,25 @@ class TokenValidator:
         if not _tenant_matches(config, claims):  # the signed payload, checked again
             raise TokenRefused("tenant_mismatch", **context)
         self._check_claims(config, claims, context)
-        return _principal(config, claims, context)
+        principal = _principal(config, claims, context)
+        self._remember(token, _Verified(principal, unverified.issuer, config, float(claims["exp"])))
+        return principal
+
+    def _remembered(self, token: str) -> Principal | None:
+        verified = self._verified.get(token)
+        if verified is None:
+            return None
+        if self._clock() >= verified.expires_at or verified.config not in self._directory.issuers_for(
+            verified.issuer
+        ):
+            del self._verified[token]
+            return None
+        return verified.principal
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        if len(self._verified) >= self._cache_size:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = verified
 
     def _parse(self, token: str) -> _Unverified:
         raw = token.encode("ascii", errors="replace")

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-import httpx
 import msgspec
 import structlog
 
@@ -36,7 +35,7 @@ from app.brp import (
 )
 from app.brp.problems import bad_gateway, gateway_timeout, service_unavailable, too_many_requests
 from app.telemetry import BrokerMetrics
-from app.upstream.clients import UpstreamClients
+from app.upstream.clients import Reply, UpstreamClient, UpstreamClients, UpstreamTimeout, UpstreamUnreachable
 from app.upstream.config import EnvironmentConfig
 from app.upstream.tokens import AfnemerAccount, TokenManager, TokenUnavailable
 
@@ -104,11 +103,11 @@ class Forwarder:
             "upstream_call",
             afnemer_id=account.afnemer_id,
             api=api.value,
-            status=response.status_code,
+            status=response.status,
             upstream_ms=round(upstream_ms, 2),
         )
         sent_fields = upstream_query.fields if isinstance(upstream_query, PersonenQuery) else ()
-        if response.status_code == 200:
+        if response.status == 200:
             return _delivered(query, response, bsn_added, sent_fields, upstream_ms, shape)
         return _translate(response, broker_path, sent_fields, upstream_ms)
 
@@ -118,18 +117,16 @@ class Forwarder:
             raise service_unavailable("upstreamNotConfigured", f"Geen URL voor {api.value} in {environment}.")
         return url
 
-    async def _send_with_token(
-        self, account: AfnemerAccount, url: str, body: bytes, api: Api
-    ) -> httpx.Response:
+    async def _send_with_token(self, account: AfnemerAccount, url: str, body: bytes, api: Api) -> Reply:
         client = self._clients.client(account.identity, account.environment)
         token = await self._token(account)
         response = await self._post(client, url, body, token, account, api)
-        if response.status_code == 401:
+        if response.status == 401:
             # RvIG may have revoked or rotated it: one new token, one retry.
             self._tokens.invalidate(account, token)
             token = await self._token(account)
             response = await self._post(client, url, body, token, account, api)
-            if response.status_code == 401:
+            if response.status == 401:
                 _log.error("upstream_rejected_token", afnemer_id=account.afnemer_id)
                 detail = "RvIG accepteert het token van de broker niet; controleer de koppeling."
                 raise bad_gateway("upstreamAuthentication", detail)
@@ -146,21 +143,21 @@ class Forwarder:
             ) from None
 
     async def _post(  # noqa: PLR0917 - private, called twice with the same arguments
-        self, client: httpx.AsyncClient, url: str, body: bytes, token: str, account: AfnemerAccount, api: Api
-    ) -> httpx.Response:
+        self, client: UpstreamClient, url: str, body: bytes, token: str, account: AfnemerAccount, api: Api
+    ) -> Reply:
         headers = {**_REQUEST_HEADERS, "Authorization": f"Bearer {token}"}
         started = time.perf_counter()
         outcome: int | Literal["timeout", "unreachable"] = "unreachable"
         try:
-            response = await client.post(url, content=body, headers=headers)
-            outcome = response.status_code
-            return response
-        except httpx.TimeoutException:
+            reply = await client.post(url, body=body, headers=headers)
+            outcome = reply.status
+            return reply
+        except UpstreamTimeout:
             outcome = "timeout"
             raise gateway_timeout("RvIG antwoordde niet binnen de ingestelde tijd.") from None
-        except httpx.HTTPError as exc:
+        except UpstreamUnreachable as failure:
             # Connection refused or dropped, TLS failure: the path to RvIG is down, not the request.
-            _log.warning("upstream_unreachable", error_type=type(exc).__name__)
+            _log.warning("upstream_unreachable", error_type=failure.error_type)
             raise service_unavailable(
                 "upstreamUnreachable", "De verbinding met RvIG is niet beschikbaar.", retry_after=5
             ) from None
@@ -186,14 +183,14 @@ def _with_bsn_field(query: Query) -> tuple[Query, bool]:
 
 def _delivered(  # noqa: PLR0917 - one private call site, every argument is needed
     query: Query,
-    response: httpx.Response,
+    response: Reply,
     bsn_added: bool,
     sent_fields: tuple[str, ...],
     upstream_ms: float,
     shape: Shape | None,
 ) -> UpstreamAnswer:
     try:
-        received = msgspec.json.decode(response.content)
+        received = msgspec.json.decode(response.body)
     except msgspec.DecodeError:
         raise bad_gateway("upstreamInvalidResponse", "RvIG gaf een antwoord dat geen JSON is.") from None
     if not isinstance(received, dict):
@@ -201,7 +198,7 @@ def _delivered(  # noqa: PLR0917 - one private call site, every argument is need
     shaped = shape(received) if shape is not None else received
     data = shaped if isinstance(shaped, dict) else dict(shaped)
     persons = tuple(extract_persons(query, data))
-    body = response.content
+    body = response.body
     if bsn_added or shaped is not received:
         if bsn_added:
             data = _without_bsn(data)
@@ -225,9 +222,9 @@ def _without_bsn(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _translate(
-    response: httpx.Response, broker_path: str, sent_fields: tuple[str, ...], upstream_ms: float
+    response: Reply, broker_path: str, sent_fields: tuple[str, ...], upstream_ms: float
 ) -> UpstreamAnswer:
-    status = response.status_code
+    status = response.status
     problem = _problem_of(response)
     if status == 429:
         raise too_many_requests(_retry_after(response, default=1), "RvIG beperkt het aantal verzoeken.")
@@ -252,13 +249,13 @@ def _translate(
     raise bad_gateway("upstreamError", f"RvIG antwoordde met status {status}.")
 
 
-def _problem_of(response: httpx.Response) -> Problem | None:
+def _problem_of(response: Reply) -> Problem | None:
     try:
-        return msgspec.json.decode(response.content, type=Problem)
+        return msgspec.json.decode(response.body, type=Problem)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
 
 
-def _retry_after(response: httpx.Response, default: int) -> int:
-    value = response.headers.get("retry-after", "")
+def _retry_after(response: Reply, default: int) -> int:
+    value = response.retry_after or ""
     return int(value) if value.isdigit() else default

@@ -12,10 +12,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import httpx
 import msgspec
 
-from app.upstream.clients import UpstreamClients
+from app.upstream.clients import UpstreamClient, UpstreamClients, UpstreamTimeout, UpstreamUnreachable
 
 __all__ = ["Probe", "ReachabilityProbe"]
 
@@ -55,11 +54,11 @@ class ReachabilityProbe:
             self._cache[key] = (self._clock(), probe)
             return probe
 
-    async def _probe(self, client: httpx.AsyncClient, url: str) -> Probe:
+    async def _probe(self, client: UpstreamClient, url: str) -> Probe:
         try:
-            await client.get(url, timeout=self._timeout)
-        except httpx.TimeoutException:
+            await client.get(url, within=self._timeout)
+        except UpstreamTimeout:
             return Probe(reachable=False, detail="no answer in time")
-        except httpx.HTTPError as exc:
-            return Probe(reachable=False, detail=type(exc).__name__)
+        except UpstreamUnreachable as failure:
+            return Probe(reachable=False, detail=failure.error_type)
         return Probe(reachable=True)

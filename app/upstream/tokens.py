@@ -25,13 +25,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
-import httpx
 import msgspec
 import structlog
 
 from app.secrets import Secret
 from app.telemetry import BrokerMetrics
-from app.upstream.clients import UpstreamClients
+from app.upstream.clients import Reply, UpstreamClients, UpstreamTimeout, UpstreamUnreachable
 from app.upstream.config import EnvironmentConfig, TokenConfig
 
 __all__ = ["AfnemerAccount", "TokenKey", "TokenManager", "TokenUnavailable"]
@@ -189,28 +188,26 @@ class TokenManager:
         if url is None:
             raise TokenUnavailable(f"no token URL for environment {account.environment}", 30)
         form = {"grant_type": "client_credentials", "scope": account.scope, **self._config.extra_parameters}
-        auth: httpx.Auth | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT
+        auth: tuple[str, str] | None = None
         if self._config.auth_method == "client_secret_post":
             form |= {"client_id": account.client_id, "client_secret": account.client_secret.reveal()}
         else:
-            auth = httpx.BasicAuth(account.client_id, account.client_secret.reveal())
+            auth = (account.client_id, account.client_secret.reveal())
         client = self._clients.client(account.identity, account.environment)
         try:
-            response = await client.post(url, data=form, auth=auth, headers={"Accept": "application/json"})
-        except httpx.TimeoutException:
+            reply = await client.post(url, form=form, auth=auth, headers={"Accept": "application/json"})
+        except UpstreamTimeout:
             raise TokenUnavailable("token endpoint did not answer in time", 0) from None
-        except httpx.HTTPError as exc:
-            raise TokenUnavailable(f"token endpoint unreachable ({type(exc).__name__})", 0) from None
-        return self._parse(response)
+        except UpstreamUnreachable as failure:
+            raise TokenUnavailable(f"token endpoint unreachable ({failure.error_type})", 0) from None
+        return self._parse(reply)
 
     @staticmethod
-    def _parse(response: httpx.Response) -> _TokenResponse:
-        if response.status_code != 200:
-            raise TokenUnavailable(
-                f"token endpoint answered {response.status_code} {_oauth_error_code(response)}", 0
-            )
+    def _parse(reply: Reply) -> _TokenResponse:
+        if reply.status != 200:
+            raise TokenUnavailable(f"token endpoint answered {reply.status} {_oauth_error_code(reply)}", 0)
         try:
-            return msgspec.json.decode(response.content, type=_TokenResponse)
+            return msgspec.json.decode(reply.body, type=_TokenResponse)
         except msgspec.ValidationError:
             raise TokenUnavailable("token endpoint answered without a usable access_token", 0) from None
 
@@ -239,10 +236,10 @@ class TokenManager:
         )
 
 
-def _oauth_error_code(response: httpx.Response) -> str:
+def _oauth_error_code(reply: Reply) -> str:
     # Only the OAuth2 `error` code is kept: `error_description` is free text from the IdP.
     try:
-        body = msgspec.json.decode(response.content)
+        body = msgspec.json.decode(reply.body)
     except msgspec.DecodeError:
         return ""
     error = body.get("error") if isinstance(body, dict) else None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -27,8 +28,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-import httpx
+import aiohttp
 
 from app.sandbox.config import load_config
 from app.sandbox.idp import issue_dev_token
@@ -73,19 +75,22 @@ def _process(args: list[str], env: dict[str, str], marker: str) -> Iterator[subp
     drain.wait(timeout=5)
 
 
-async def _load(client: httpx.AsyncClient, seconds: float, concurrency: int) -> tuple[list[float], int]:
+async def _load(client: aiohttp.ClientSession, seconds: float, concurrency: int) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
+    body = json.dumps(BSN_QUERY).encode()
+    headers = {"Content-Type": "application/json"}
 
     async def worker() -> None:
         nonlocal errors
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                response = await client.post(PATH, json=BSN_QUERY)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
+                async with client.post(PATH, data=body, headers=headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except aiohttp.ClientError:
                 ok = False
             if ok:
                 latencies.append((time.perf_counter() - started) * 1000)
@@ -112,23 +117,25 @@ def _summary(name: str, latencies: list[float], errors: int, seconds: float) -> 
     return result
 
 
-def _client_limits(concurrency: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+def _session(
+    base_url: str, concurrency: int, ssl: Any = None, headers: dict[str, str] | None = None
+) -> aiohttp.ClientSession:
+    # aiohttp, not httpx: the generator shares the cores with both servers, so it must be cheap.
+    connector = aiohttp.TCPConnector(limit=concurrency, ssl=ssl if ssl is not None else False)
+    return aiohttp.ClientSession(base_url, connector=connector, headers=headers)
 
 
-async def _direct_token(client: httpx.AsyncClient, client_id: str, secret: str, oin: str) -> str:
-    response = await client.post(
-        "/nidp/oauth/nam/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": secret,
-            "scope": f"{AFNEMER}-{oin}",
-            "resourceServer": "ResourceServer01",
-        },
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
+async def _direct_token(client: aiohttp.ClientSession, client_id: str, secret: str, oin: str) -> str:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": secret,
+        "scope": f"{AFNEMER}-{oin}",
+        "resourceServer": "ResourceServer01",
+    }
+    async with client.post("/nidp/oauth/nam/token", data=form) as response:
+        response.raise_for_status()
+        return str((await response.json())["access_token"])
 
 
 async def _run(
@@ -140,24 +147,19 @@ async def _run(
     pki = ensure_dev_pki(state, sandbox.oins)
     identity = pki.client(afnemer.oin)
     base = f"https://127.0.0.1:{sandbox_port}"
-    async with httpx.AsyncClient(
-        base_url=base,
-        verify=identity.ssl_context(pki.ca_cert),
-        limits=_client_limits(args.concurrency),
-        timeout=30,
+    context = identity.ssl_context(pki.ca_cert)
+    async with _session(base, args.concurrency, ssl=context) as control:
+        async with control.put("/sandbox/latency", json={"ms": args.latency_ms, "target": "api"}) as answer:
+            answer.raise_for_status()
+        token = await _direct_token(control, afnemer.client_id, afnemer.client_secret.reveal(), afnemer.oin)
+    async with _session(
+        base, args.concurrency, ssl=context, headers={"Authorization": f"Bearer {token}"}
     ) as direct:
-        await direct.put("/sandbox/latency", json={"ms": args.latency_ms, "target": "api"})
-        token = await _direct_token(direct, afnemer.client_id, afnemer.client_secret.reveal(), afnemer.oin)
-        direct.headers["Authorization"] = f"Bearer {token}"
         await _load(direct, 2, 8)  # warm up connections
         baseline = _summary("direct", *await _load(direct, args.seconds, args.concurrency), args.seconds)
     token = issue_dev_token(state, tenant=BENCH_TENANT, subject="bench", employee="E0001")
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{broker_port}",
-        limits=_client_limits(args.concurrency),
-        timeout=30,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as broker:
+    broker_url = f"http://127.0.0.1:{broker_port}"
+    async with _session(broker_url, args.concurrency, headers={"Authorization": f"Bearer {token}"}) as broker:
         await _load(broker, 2, 8)
         cpu_before = _cpu_seconds(broker_pid)
         latencies, errors = await _load(broker, args.seconds, args.concurrency)

@@ -10,6 +10,7 @@ from joserfc import jwt
 
 from app.identity import (
     ClaimMapping,
+    IssuerConfig,
     JwksCache,
     KeyLookupError,
     Principal,
@@ -180,3 +181,33 @@ async def test_issuer_without_any_key_source(issuer_a: TestIssuer) -> None:
         with pytest.raises(KeyLookupError) as missing:
             await JwksCache(client).keys_for(issuer_a.config(jwks=None), "a-1", "ES256")
     assert missing.value.reason == "no_jwks_configured"
+
+
+class _MovableDirectory:
+    """An issuer directory whose trusted configurations the test changes, like a tenancy reload."""
+
+    def __init__(self, configs: list[IssuerConfig]) -> None:
+        self.configs = configs
+
+    def issuers_for(self, issuer: str) -> list[IssuerConfig]:
+        return [c for c in self.configs if c.issuer == issuer]
+
+
+async def test_a_verified_token_is_remembered_only_while_its_issuer_is_trusted_and_it_lives(
+    http_client: httpx.AsyncClient, issuer_a: TestIssuer
+) -> None:
+    now = [float(NOW)]
+    directory = _MovableDirectory([issuer_a.config("gemeente-a")])
+    validator = TokenValidator(directory, JwksCache(http_client), clock=lambda: now[0])
+    token = issuer_a.token()
+    first = await validator.validate(token)
+    assert await validator.validate(token) == first  # remembered
+    # The tenant is suspended (its issuer no longer trusted): the remembered token ends at once.
+    directory.configs = []
+    with pytest.raises(TokenRefused):
+        await validator.validate(token)
+    directory.configs = [issuer_a.config("gemeente-a")]
+    assert await validator.validate(token) == first
+    now[0] = NOW + 24 * 3600  # long past its exp
+    with pytest.raises(TokenRefused, match="expired"):
+        await validator.validate(token)
