@@ -135,9 +135,13 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _owner_url(settings: Settings) -> str:
     url = settings.migration_url
-    if url is None:
-        raise CommandError("BROKER_DATABASE_OWNER_URL or BROKER_DATABASE_URL: is required for this command")
-    return url
+    if url is not None:
+        return url
+    # Without a URL, the operator commands work on the embedded database of `brp-broker dev`.
+    data_dir = settings.state_dir / "postgres"
+    if (data_dir / "PG_VERSION").exists():
+        return asyncio.run(ensure_database(EmbeddedPostgres(data_dir).start(), DEV_DATABASE))
+    raise CommandError("BROKER_DATABASE_OWNER_URL or BROKER_DATABASE_URL: is required for this command")
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace | None = None) -> int:

@@ -74,6 +74,12 @@ def _routes_in_use(snapshot: DirectorySnapshot) -> list[tuple[str, str]]:
     return sorted(routes)
 
 
+def _ratelimit(request: Request[Any, Any, Any]) -> Check:
+    """`warn` while Redis is unreachable: limits still hold, per replica, so the broker stays in service."""
+    limiter = request.app.state.resources.limiter
+    return Check(status="warn" if limiter.degraded else "ok", detail=limiter.mode)
+
+
 class HealthController(Controller):
     """Liveness and readiness probes for Kubernetes."""
 
@@ -88,7 +94,11 @@ class HealthController(Controller):
     @get("/ready")
     async def ready(self, request: Request[Any, Any, Any]) -> Response[Readiness]:
         """All dependencies answer; 503 with the failing checks named otherwise."""
-        checks = {"database": await _database(request), **await _upstream(request)}
+        checks = {
+            "database": await _database(request),
+            **await _upstream(request),
+            "ratelimit": _ratelimit(request),
+        }
         # An expiring certificate warns but does not take the broker out of service.
         ok = all(check.status in ("ok", "warn") for check in checks.values())
         body = Readiness(status="ready" if ok else "not ready", checks=checks)
