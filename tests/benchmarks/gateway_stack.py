@@ -18,45 +18,14 @@ from app.db import EmbeddedPostgres, apply_migrations, ensure_database, with_use
 from app.dev import sandbox_settings, write_dev_secrets
 from app.logging import configure_logging
 from app.sandbox.config import load_config
-from app.sandbox.idp import DEV_IDP_ISSUER, dev_idp_jwks
+from app.sandbox.idp import dev_idp_jwks
 from app.sandbox.pki import ensure_dev_pki
 from app.sandbox.server import build_server
 from app.settings import load_settings
 from app.tenancy import apply, load_tenant_files
-from tests.support.toml import inline
+from tests.support.tenants import write_saas_tenant
 
 BENCH_TENANT = "bench"
-_TENANT_FILE = """
-slug = "bench"
-name = "Benchmark gemeente"
-kind = "organisation"
-pattern = "saas"
-
-[[issuers]]
-issuer = "{issuer}"
-audiences = ["brp-broker"]
-jwks = {jwks}
-algorithms = ["ES256"]
-tenant_claim = "tenant"
-tenant_claim_value = "bench"
-
-[afnemers.000001]
-name = "Gemeente Rotterdam (sandbox)"
-environment = "sandbox"
-identity = "dev"
-client_id = "broker-dev-000001"
-client_secret = "file:{secret}"
-gemeente_code = "0599"
-
-[gegevenssets.alles]
-apis = ["personen", "bewoning", "verblijfplaatshistorie"]
-fields = ["*"]
-parameters = ["*"]
-
-[rules.iedereen]
-who = ["tenant"]
-gegevenssets = ["alles"]
-"""
 
 
 def _state() -> Path:
@@ -78,10 +47,7 @@ def _tenant_folder(port: int) -> Path:
     secrets = write_dev_secrets(_state() / "secrets", sandbox_config)
     folder = _state() / "tenants"
     folder.mkdir(exist_ok=True)
-    text = _TENANT_FILE.format(
-        issuer=DEV_IDP_ISSUER, jwks=inline(dev_idp_jwks(_state())), secret=secrets["000001"]
-    )
-    (folder / "bench.toml").write_text(text)
+    write_saas_tenant(folder, BENCH_TENANT, dev_idp_jwks(_state()), secrets["000001"])
     return folder
 
 

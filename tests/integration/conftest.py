@@ -13,50 +13,18 @@ import pytest
 from app.dev import sandbox_settings, write_dev_secrets
 from app.main import create_app
 from app.sandbox.config import SandboxConfig, load_config
-from app.sandbox.idp import DEV_IDP_ISSUER, dev_idp_jwks, issue_dev_token
+from app.sandbox.idp import dev_idp_jwks, issue_dev_token
 from app.sandbox.server import SandboxThread
 from app.settings import Settings
 from app.tenancy import apply, load_tenant_files
 from tests.support.servers import ServerTask
+from tests.support.tenants import write_saas_tenant
 from tests.support.toml import inline
 
 REPO = Path(__file__).resolve().parents[2]
 
 # The gateway tests' own tenant: a gemeente (SaaS) whose afnemer 000001 may ask everything.
 TEST_TENANT = "testgemeente"
-TEST_TENANT_FILE = """
-slug = "testgemeente"
-name = "Testgemeente"
-kind = "organisation"
-pattern = "saas"
-
-[[issuers]]
-issuer = "{issuer}"
-audiences = ["brp-broker"]
-jwks = {jwks}
-algorithms = ["ES256"]
-tenant_claim = "tenant"
-tenant_claim_value = "testgemeente"
-
-[afnemers.000001]
-name = "Gemeente Rotterdam (sandbox)"
-environment = "sandbox"
-identity = "dev"
-client_id = "broker-dev-000001"
-client_secret = "file:{secret}"
-gemeente_code = "0599"
-
-[gegevenssets.alles]
-apis = ["personen", "bewoning", "verblijfplaatshistorie"]
-query_types = ["*"]
-fields = ["*"]
-parameters = ["*"]
-inclusief_overleden_personen = true
-
-[rules.iedereen]
-who = ["tenant"]
-gegevenssets = ["alles"]
-"""
 
 
 @pytest.fixture(scope="session")
@@ -140,12 +108,7 @@ async def test_tenants(
     """The test tenant(s), applied once to the session database; returns the tenant folder."""
     folder = tmp_path_factory.mktemp("tenants")
     secrets = write_dev_secrets(folder / "secrets", sandbox.config)
-    text = TEST_TENANT_FILE.format(
-        issuer=DEV_IDP_ISSUER,
-        jwks=inline(dev_idp_jwks(sandbox.config.state_path)),
-        secret=secrets["000001"],
-    )
-    (folder / f"{TEST_TENANT}.toml").write_text(text)
+    write_saas_tenant(folder, TEST_TENANT, dev_idp_jwks(sandbox.config.state_path), secrets["000001"])
     await apply(database_url, load_tenant_files(folder), prune=False, dry_run=False)
     return folder
 
