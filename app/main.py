@@ -116,7 +116,7 @@ class BrokerPlugin(InitPluginProtocol):
             stack.push_async_callback(directory.stop)
             idp_client = _idp_client(settings, upstream)
             stack.push_async_callback(idp_client.aclose)
-            protocol = ProtocolWriter(pool)
+            protocol = ProtocolWriter(pool, on_batch=metrics.protocol_batch)
             await protocol.start()
             stack.push_async_callback(protocol.stop)
             limiter = _limiter(settings, directory, metrics)

@@ -265,6 +265,7 @@ class ProtocolWriter:
         "_months_ahead",
         "_next_partition_check",
         "_optimistic_after",
+        "_on_batch",
         "_partition_interval",
         "_pool",
         "_queue",
@@ -283,6 +284,7 @@ class ProtocolWriter:
         months_ahead: int = DEFAULT_MONTHS_AHEAD,
         partition_check_interval: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
+        on_batch: Callable[[int, float, bool], None] | None = None,
     ) -> None:
         if max_batch < 1 or max_pending < 1 or timeout <= 0:
             raise ValueError("max_batch, max_pending and timeout must be positive")
@@ -293,6 +295,8 @@ class ProtocolWriter:
         self._months_ahead = months_ahead
         self._partition_interval = partition_check_interval
         self._clock = clock
+        # Told (records, seconds, committed) after every batch: the metrics hook.
+        self._on_batch = on_batch or (lambda _size, _seconds, _ok: None)
         self._next_partition_check = 0.0
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -380,6 +384,7 @@ class ProtocolWriter:
         return batch, False
 
     async def _commit(self, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
         try:
             await self._with_connection(lambda connection: self._write(connection, batch))
         except asyncio.CancelledError:
@@ -387,6 +392,7 @@ class ProtocolWriter:
             raise
         except Exception as error:
             self._count_failure()
+            self._on_batch(len(batch), time.perf_counter() - started, False)
             if len(batch) > 1 and _record_specific(error):
                 # Most likely one record's fault (e.g. its month has no partition): isolate it.
                 for index, item in enumerate(batch):
@@ -404,6 +410,7 @@ class ProtocolWriter:
             )
             self._settle(batch, failed=True)
             return
+        self._on_batch(len(batch), time.perf_counter() - started, True)
         self._settle(batch, failed=False)
 
     async def _write(self, connection: Connection, batch: list[_Pending]) -> None:

@@ -178,6 +178,8 @@ async def test_metrics_carry_the_tenant_and_no_person_data(broker: httpx.AsyncCl
     exposition = (await broker.get("/metrics")).text
     assert 'tenant="testgemeente"' in exposition
     assert "brp_broker_requests_total" in exposition
+    assert re.search(r"brp_broker_protocol_batch_records_count\{[^}]*\} [1-9]", exposition)
+    assert re.search(r'brp_broker_upstream_requests_total\{[^}]*afnemer_id="000001"[^}]*\} [1-9]', exposition)
     assert not re.search(r'="[^"]*[0-9]{9}[^"]*"', exposition)
     assert "Moulin" not in exposition
 
