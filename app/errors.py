@@ -29,6 +29,7 @@ from app.brp.problems import (
     invalid_json,
     method_not_allowed,
     not_found,
+    request_too_large,
     type_for_status,
     unauthenticated,
     unsupported_media_type,
@@ -67,6 +68,8 @@ def _problem_for_http_exception(exc: HTTPException) -> ProblemError:
         return unauthenticated()
     if exc.status_code == 415:
         return unsupported_media_type()
+    if exc.status_code == 413:
+        return request_too_large(None)
     if exc.status_code == 400:
         # Litestar's own 400s come from parsing a body or parameter it could not decode.
         return invalid_json()

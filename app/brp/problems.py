@@ -131,9 +131,9 @@ def invalid_json() -> ProblemError:
     )
 
 
-def request_too_large(limit: int) -> ProblemError:
+def request_too_large(limit: int | None) -> ProblemError:
     """413: the body is larger than any valid BRP query."""
-    detail = f"De body is groter dan {limit} bytes."
+    detail = f"De body is groter dan {limit} bytes." if limit else "De body is groter dan toegestaan."
     return ProblemError(_problem(413, "De bevraging is te groot.", "requestTooLarge", detail))
 
 

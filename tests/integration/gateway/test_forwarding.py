@@ -345,3 +345,13 @@ async def test_no_token_secret_or_bsn_in_any_log_line(
     assert afnemer is not None
     for secret in (afnemer.client_secret.reveal(), BSN, "Moulin", "Boterdiep", "eyJ"):
         assert secret not in text
+
+
+async def test_oversized_body_is_413_and_never_forwarded(
+    broker: httpx.AsyncClient, sandbox_control: SandboxControl
+) -> None:
+    body = {**QUERIES[0][1], "fields": ["naam"] * 40_000}
+    response = await broker.post(PERSONEN, json=body)
+    assert response.status_code == 413
+    assert response.json()["code"] == "requestTooLarge"
+    assert sandbox_control.api_calls(AFNEMER) == 0
