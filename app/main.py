@@ -96,6 +96,7 @@ class BrokerPlugin(InitPluginProtocol):
                 settings.database_runtime_role,
                 min_size=settings.database_pool_min,
                 max_size=settings.database_pool_max,
+                command_timeout=settings.database_timeout,
             )
             stack.push_async_callback(pool.close)
             upstream = Upstream.open(
@@ -116,7 +117,9 @@ class BrokerPlugin(InitPluginProtocol):
             stack.push_async_callback(directory.stop)
             idp_client = _idp_client(settings, upstream)
             stack.push_async_callback(idp_client.aclose)
-            protocol = ProtocolWriter(pool, on_batch=metrics.protocol_batch)
+            protocol = ProtocolWriter(
+                pool, timeout=settings.database_timeout, on_batch=metrics.protocol_batch
+            )
             await protocol.start()
             stack.push_async_callback(protocol.stop)
             limiter = _limiter(settings, directory, metrics)

@@ -22,8 +22,18 @@ class DatabaseError(Exception):
     """The database is misconfigured for the broker (not an outage: those stay asyncpg/OSError)."""
 
 
-async def create_pool(url: str, runtime_role: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
-    """A pool whose connections run as `runtime_role` with `search_path` set to the broker schema."""
+async def create_pool(
+    url: str,
+    runtime_role: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 20,
+    command_timeout: float | None = None,
+) -> asyncpg.Pool:
+    """A pool whose connections run as `runtime_role` with `search_path` set to the broker schema.
+
+    `command_timeout` bounds every statement, so a stuck database turns into an error, not a hang.
+    """
 
     async def init(connection: asyncpg.Connection) -> None:
         if await connection.fetchval("SELECT current_user") != runtime_role:
@@ -38,6 +48,7 @@ async def create_pool(url: str, runtime_role: str, *, min_size: int = 2, max_siz
         url,
         min_size=min_size,
         max_size=max_size,
+        command_timeout=command_timeout,
         init=init,
         server_settings={"search_path": SCHEMA, "application_name": "brp-broker"},
     )
