@@ -355,3 +355,30 @@ async def test_oversized_body_is_413_and_never_forwarded(
     assert response.status_code == 413
     assert response.json()["code"] == "requestTooLarge"
     assert sandbox_control.api_calls(AFNEMER) == 0
+
+
+async def test_ready_reports_certificate_and_rvig_reachability(broker: httpx.AsyncClient) -> None:
+    checks = (await broker.get("/health/ready")).json()["checks"]
+    assert checks["certificate:dev"]["status"] == "ok"
+    assert checks["certificate:dev"]["detail"].endswith("days left")
+    assert checks["upstream:sandbox:dev"] == {"status": "ok"}
+
+
+async def test_ready_is_503_when_rvig_is_unreachable(broker_settings: Any, clock: FakeClock) -> None:
+    import msgspec
+
+    from app.main import create_app
+    from tests.support.servers import ServerTask, free_port
+
+    closed = f"https://127.0.0.1:{free_port()}"
+    environment = msgspec.structs.replace(
+        broker_settings.environments["sandbox"], token_url=f"{closed}/token"
+    )
+    settings = msgspec.structs.replace(broker_settings, environments={"sandbox": environment})
+    async with (
+        ServerTask(create_app(settings, clock=clock)) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["upstream:sandbox:dev"]["status"] == "fail"
