@@ -7,7 +7,10 @@ secret files in a temporary folder.
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -231,3 +234,37 @@ async def test_a_token_for_an_unknown_tenant_is_401(
 ) -> None:
     response = await gateway.post(PERSONEN, json=RAADPLEEG, headers=_as(sandbox, "no-such-tenant"))
     assert response.status_code == 401
+
+
+async def test_a_configuration_change_reaches_every_running_instance(
+    broker_settings: Settings, database_url: str, sandbox: SandboxThread, tmp_path: Path
+) -> None:
+    from app.dev import write_dev_secrets
+    from app.sandbox.idp import dev_idp_jwks
+    from app.tenancy import apply, load_tenant_files
+    from tests.support.tenants import write_saas_tenant
+
+    slug = "wisselgemeente"
+    secrets = write_dev_secrets(tmp_path / "secrets", sandbox.config)
+    path = write_saas_tenant(tmp_path, slug, dev_idp_jwks(sandbox.config.state_path), secrets["000001"])
+    await apply(database_url, load_tenant_files(tmp_path), prune=False, dry_run=False)
+    headers = {"Authorization": f"Bearer {dev_token(sandbox, slug)}"}
+    first_app, second_app = create_app(broker_settings), create_app(broker_settings)
+    async with (
+        ServerTask(first_app) as first_url,
+        ServerTask(second_app) as second_url,
+        httpx.AsyncClient(base_url=first_url, headers=headers) as first,
+        httpx.AsyncClient(base_url=second_url, headers=headers) as second,
+    ):
+        assert (await first.post(PERSONEN, json=RAADPLEEG)).status_code == 200
+        assert (await second.post(PERSONEN, json=RAADPLEEG)).status_code == 200
+        # The tenant admin suspends the tenant through its file; no instance restarts.
+        path.write_text(
+            path.read_text().replace('pattern = "saas"', 'pattern = "saas"\nstatus = "suspended"')
+        )
+        await apply(database_url, load_tenant_files(tmp_path), prune=False, dry_run=False)
+        async with asyncio.timeout(15):  # fails, rather than hangs, if a change never arrives
+            for app in (first_app, second_app):
+                await app.state.resources.directory.wait_for(lambda s: not s.tenants[slug].active)
+        assert (await first.post(PERSONEN, json=RAADPLEEG)).status_code in (401, 403)
+        assert (await second.post(PERSONEN, json=RAADPLEEG)).status_code in (401, 403)
