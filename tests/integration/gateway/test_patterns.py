@@ -8,7 +8,6 @@ secret files in a temporary folder.
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
