@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -53,6 +54,8 @@ def _tenant_folder(port: int) -> Path:
 
 def broker(port: int) -> None:
     """Embedded PostgreSQL, migrations, the benchmark tenant, then the broker in the foreground."""
+    # As `brp-broker` does: SIGTERM ends through SystemExit, so the embedded server is stopped too.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     sandbox_config = load_config(port=port, state_dir=str(_state()))
