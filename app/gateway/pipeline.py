@@ -105,7 +105,7 @@ class GatewayPipeline:
         trail.access = access = self._resolver.resolve(principal, caller.headers.afnemer_id, request.headers)
         trail.query = query = access.policy.authorise(query)
         trail.limit_headers = await self._limiter.check(principal, access)
-        sent = query
+        sent = query  # what RvIG answers; geheimhouding is judged on it
         return await self._forwarder.forward(
             access.account,
             sent,
