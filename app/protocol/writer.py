@@ -72,6 +72,8 @@ _ENCODER: Final = msgspec.json.Encoder()
 class WriterStats(msgspec.Struct, frozen=True):
     """What a writer did so far: committed transactions and records, and failures (callers got 503)."""
 
+    # Records taken in by `record()` (queued for a batch), whatever became of them.
+    accepted: int = 0
     batches: int = 0
     records: int = 0
     failed_batches: int = 0
@@ -352,6 +354,7 @@ class ProtocolWriter:
             raise _unavailable() from None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((entry, future))
+        self._stats = msgspec.structs.replace(self._stats, accepted=self._stats.accepted + 1)
         # Cancelling this wait (client gone) does not withdraw the record: it is still written.
         await future
 

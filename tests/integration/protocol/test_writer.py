@@ -210,6 +210,21 @@ async def test_a_record_whose_month_has_no_partition_fails_closed_alone(
     assert "999993653" not in logs.text
 
 
+async def accepted(writer: ProtocolWriter, count: int) -> None:
+    """Return once the writer has taken in `count` records (the tasks run up to their enqueue)."""
+    done = asyncio.get_running_loop().create_future()
+
+    def check() -> None:
+        if writer.stats().accepted >= count:
+            done.set_result(None)
+        else:
+            asyncio.get_running_loop().call_soon(check)
+
+    check()
+    async with asyncio.timeout(5):
+        await done
+
+
 async def test_stopped_writer_refuses_with_503_after_writing_what_was_queued(
     app_pool: asyncpg.Pool, database_url: str
 ) -> None:
@@ -220,7 +235,7 @@ async def test_stopped_writer_refuses_with_503_after_writing_what_was_queued(
     await writer.start()
     queued = [record(tenant) for _ in range(10)]
     pending = [asyncio.create_task(writer.record(r)) for r in queued]
-    await asyncio.sleep(0)  # a yield, not a wait: every task enqueues its record before the stop
+    await accepted(writer, 10)
     await writer.stop()
     assert await asyncio.gather(*pending) == [None] * 10
     with pytest.raises(ProblemError) as stopped:
@@ -242,7 +257,7 @@ async def test_full_queue_refuses_at_once_with_503(fresh_url: str, runtime_pool:
             in_flight = [asyncio.create_task(writer.record(record(tenant)))]
             await wait_until_waiting_on_lock(admin, in_flight)
             queued = [asyncio.create_task(writer.record(record(tenant))) for _ in range(2)]
-            await asyncio.sleep(0)  # a yield, not a wait: both enqueue
+            await accepted(writer, 4)
             with pytest.raises(ProblemError) as refused:
                 await writer.record(record(tenant))
         await asyncio.gather(*in_flight, *queued)
@@ -333,7 +348,7 @@ async def test_a_caller_that_gives_up_does_not_withdraw_its_record(
     await writer.start()
     abandoned = record(slug(), consulted("999993653"))
     waiting = asyncio.create_task(writer.record(abandoned))
-    await asyncio.sleep(0)  # a yield, not a wait: the record is queued
+    await accepted(writer, 1)
     waiting.cancel()
     await writer.stop()
     assert waiting.cancelled()
