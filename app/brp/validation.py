@@ -513,7 +513,9 @@ def parse_query(api: Api, body: bytes) -> Query:
     """
     try:
         document = _DECODER.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # Bad UTF-8 inside a string and nesting past the interpreter's depth surface as the latter
+        # two rather than as DecodeError; to a client all three are a body that is not JSON.
         raise invalid_json() from None
     if not isinstance(document, dict):
         raise invalid_json()

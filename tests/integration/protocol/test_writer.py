@@ -192,7 +192,9 @@ async def test_a_record_whose_month_has_no_partition_fails_closed_alone(
     writer: ProtocolWriter, database_url: str, logs: LogCapture
 ) -> None:
     tenant = slug()
-    orphan_month = record(tenant, consulted("999993653"), occurred_at=dt.datetime(2099, 6, 1, tzinfo=dt.UTC))
+    # Decades ahead: partitions are only ever made a few months ahead of now.
+    far_ahead = dt.datetime.now(dt.UTC) + dt.timedelta(days=365 * 50)
+    orphan_month = record(tenant, consulted("999993653"), occurred_at=far_ahead)
     neighbours = [record(tenant, consulted("999990019")) for _ in range(20)]
 
     outcomes = await asyncio.gather(
@@ -289,7 +291,10 @@ async def test_every_field_is_stored_exactly_and_verifies(writer: ProtocolWriter
     awkward = record(
         tenant,
         found("999993653", "999990019"),
-        occurred_at=dt.datetime(2026, 11, 3, 4, 5, 6, 789012, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        # Now (its month has a partition on any day), with microseconds and an offset to round-trip.
+        occurred_at=dt.datetime.now(dt.UTC)
+        .replace(microsecond=789012)
+        .astimezone(dt.timezone(dt.timedelta(hours=1))),
         latency_ms=0.1 + 0.2,
         employee='Zoë "de" Vries, \\ afdeling {Burgerzaken}',
         member_organisation=None,
