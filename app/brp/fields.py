@@ -6,6 +6,14 @@ returns (group, date/Waardetabel, alias), and `filter_fields`: the reduction of 
 the fields a client asked for. The gateway uses it to strip what it added for the protocol; the
 sandbox uses it to answer like RvIG.
 
+Paths RvIG accepts (`resolve`): every listed path, and one unlisted name below a field of fixed
+shape, a date or Waardetabel (`fixed_shape_fields`): `geboorte.land.nietBestaand` asks for
+`geboorte.land` ("alle velden van geboorte.land wordt geleverd als bestaande/niet-bestaande
+sub-velden hiervan wordt gevraagd", RvIG's Gherkin). RvIG's validator lists these fields as
+`geboorte.land.*` and its proxy drops the last name, so even an empty one (`geboorte.land.`)
+counts. Two names below (`geboorte.land.code.x`) RvIG's validator passes but its autorisatie and
+protocollering cannot map (a 500 there): not accepted here.
+
 It must never decide what a tenant may see (that is `policy/`) and never log or keep person data:
 `filter_fields` builds a new dict and forgets it.
 
@@ -154,10 +162,26 @@ class FieldsCatalogue:
 
     def is_valid_path(self, path: str, response_type: ResponseType) -> bool:
         """True if a client may put the path in `fields` for a query of this response type."""
-        return not self.is_forbidden(path) and self.exists(path, response_type)
+        return not self.is_forbidden(path) and self.resolve(path, response_type) is not None
+
+    def fixed_shape_fields(self, response_type: ResponseType) -> frozenset[str]:
+        """The dates and Waardetabellen a client may request: RvIG only ever delivers them whole."""
+        return frozenset(p for p in self._leaf_objects[response_type] if not self.is_forbidden(p))
+
+    def resolve(self, path: str, response_type: ResponseType) -> str | None:
+        """The listed path a requested path stands for, or None if RvIG does not know it.
+
+        A listed path stands for itself; one unlisted name below a date or Waardetabel
+        (`geboorte.land.nietBestaand`, `geboorte.land.`) for that whole object. Forbidden paths
+        are judged like any other here (`is_forbidden` is RvIG's earlier check).
+        """
+        if path in self._paths[response_type]:
+            return path
+        parent, dot, _ = path.rpartition(".")
+        return parent if dot and parent in self._leaf_objects[response_type] else None
 
     def canonical(self, path: str, response_type: ResponseType) -> str:
-        """The path that is actually delivered: a date/Waardetabel sub-field becomes its object."""
+        """The path that is actually delivered: a date/Waardetabel sub-field, listed or not, is the object."""
         parent, _, _ = path.rpartition(".")
         return parent if parent in self._leaf_objects[response_type] else path
 

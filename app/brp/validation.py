@@ -44,7 +44,10 @@ Choices where RvIG's behaviour is odd or unspecified (each replicates RvIG unles
   a trailing newline does not pass.
 - `fields` items: `pattern`, then "niet toegestane veldnaam" if the path *contains* an
   auto-delivered name or `gezag.`, then "niet bestaande veldnaam" if it is not in RvIG's list for
-  the query's response type.
+  the query's response type — except one unlisted name below a date or Waardetabel, which RvIG
+  accepts and answers with the whole object (`FieldsCatalogue.resolve`). The typed query holds that
+  object (`geboorte.land.nietBestaand` → `geboorte.land`): it is what is authorised, forwarded and
+  protocolled, so a name the client made up never reaches RvIG or the protocol.
 - Unknown property names are HTML-encoded in `name` and `detail`, as RvIG does (`<` → `&lt;`).
 """
 
@@ -346,7 +349,8 @@ class _Fields:
             if problem is not None:
                 errors.append(_error(problem, f"fields[{index}]"))
         if len(errors) == before:
-            yield "fields", tuple(paths)
+            # All known now; each as the listed path it stands for (module docstring).
+            yield "fields", tuple(catalogue.resolve(str(path), self.response_type) for path in paths)
 
     def _problem(self, path: str | _NotText | None, catalogue: FieldsCatalogue) -> tuple[str, str] | None:
         # Per item, in RvIG's order: present, pattern, forbidden (contains), exists.
@@ -356,7 +360,7 @@ class _Fields:
             return ("pattern", f"Waarde voldoet niet aan patroon {FIELD_PATH}.")
         if catalogue.is_forbidden(path):
             return _FIELD_FORBIDDEN
-        if not catalogue.exists(path, self.response_type):
+        if catalogue.resolve(path, self.response_type) is None:
             return _FIELD_UNKNOWN
         return None
 

@@ -157,6 +157,13 @@ def test_catalogue_is_loaded_once() -> None:
         ("adresseringBinnenland.adresregel3", set()),
         ("opschortingBijhouding", set()),
         ("naam.inOnderzoek", set()),
+        # one unlisted name below a date or Waardetabel: the whole object (RvIG's Gherkin)
+        ("geboorte.land.nietBestaand", {PERSOON}),
+        ("geboorte.datum.nietBestaand", {PERSOON, BEPERKT, GEZAG}),
+        ("verblijfplaatsBinnenland.functieAdres.x", {PERSOON}),
+        ("naam.nietBestaand", set()),
+        ("geboorte.land.code.x", set()),
+        ("opschortingBijhouding.datum.x", set()),
     ],
 )
 def test_valid_paths_per_response_type(path: str, valid_for: set[ResponseType]) -> None:
@@ -194,12 +201,29 @@ def test_forbidden_paths_are_recognised_by_their_parts(path: str, forbidden: boo
         ("verblijfplaats.type", PERSOON, "verblijfplaats.type"),
         ("nationaliteiten.type", PERSOON, "nationaliteiten.type"),
         ("naam.voornamen", PERSOON, "naam.voornamen"),
+        ("geboorte.land.nietBestaand", PERSOON, "geboorte.land"),
     ],
 )
 def test_sub_field_of_date_or_waardetabel_means_the_whole_object(
     path: str, response_type: ResponseType, canonical: str
 ) -> None:
     assert fields_catalogue().canonical(path, response_type) == canonical
+
+
+@pytest.mark.parametrize(
+    ("path", "resolved"),
+    [
+        ("geboorte.land", "geboorte.land"),
+        ("geboorte.land.code", "geboorte.land.code"),
+        ("geboorte.land.nietBestaand", "geboorte.land"),
+        ("geboorte.land.", "geboorte.land"),
+        ("geboorte.land.code.x", None),
+        ("geboorte.nietBestaand", None),
+        ("nietBestaand", None),
+    ],
+)
+def test_resolve_gives_the_listed_path_a_request_stands_for(path: str, resolved: str | None) -> None:
+    assert fields_catalogue().resolve(path, PERSOON) == resolved
 
 
 def test_expand_gives_every_path_a_request_returns() -> None:

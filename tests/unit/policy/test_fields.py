@@ -6,11 +6,14 @@ response type is (Raadpleeg answers `Persoon`, most searches `PersoonBeperkt`).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from app.brp import Query
+from app.brp import Api, Query, parse_query
 from app.policy import Gegevensset
 from tests.unit.policy.builders import (
+    BSN,
     FIELD_TITLE,
     RAADPLEEG_ALLES,
     ZOEK_NAAM,
@@ -160,3 +163,35 @@ CASES: dict[str, tuple[list[Gegevensset], Query, Query | Refused]] = {
 @pytest.mark.parametrize(("sets", "query", "expected"), list(CASES.values()), ids=list(CASES))
 def test_fields(sets: list[Gegevensset], query: Query, expected: Query | Refused) -> None:
     assert decide(sets, query) == expected
+
+
+# --- a name RvIG does not list, below a date or Waardetabel ------------------------------------------
+
+
+def _validated(*fields: str) -> Query:
+    # The gateway judges the validated query: validation already made such a path the whole field.
+    body = {"type": "RaadpleegMetBurgerservicenummer", "burgerservicenummer": [BSN], "fields": list(fields)}
+    return parse_query(Api.PERSONEN, json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("sets", "asked", "expected"),
+    [
+        (allowing("geboorte.land"), "geboorte.land.nietBestaand", raadpleeg("geboorte.land")),
+        (allowing("geboorte"), "geboorte.land.nietBestaand", raadpleeg("geboorte.land")),
+        (allowing("geboorte.datum"), "geboorte.land.x", fields_refused("geboorte.land")),
+        (allowing("geboorte.land.code"), "geboorte.land.x", fields_refused("geboorte.land")),
+        (
+            allowing("verblijfplaats"),
+            "verblijfplaatsBinnenland.datumVan.x",
+            raadpleeg("verblijfplaatsBinnenland.datumVan"),
+        ),
+        (allowing("partners.geboorte"), "partners.geboorte.datum.foo", raadpleeg("partners.geboorte.datum")),
+        (allowing("partners.naam"), "partners.geboorte.datum.foo", fields_refused("partners.geboorte.datum")),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_name_below_a_fixed_shape_field_needs_exactly_that_field(
+    sets: list[Gegevensset], asked: str, expected: Query | Refused
+) -> None:
+    assert decide(sets, _validated(asked)) == expected
