@@ -35,7 +35,7 @@ from app.brp.problems import (
     unsupported_media_type,
 )
 
-__all__ = ["exception_handlers", "problem_response"]
+__all__ = ["exception_handlers", "problem_response", "unexpected_error"]
 
 _log = structlog.get_logger("app.errors")
 
@@ -80,10 +80,15 @@ def _problem_for_http_exception(exc: HTTPException) -> ProblemError:
     return ProblemError(Problem(type=type_for_status(exc.status_code), title=title, status=exc.status_code))
 
 
-def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+def unexpected_error(exc: BaseException, path: str) -> ProblemError:
+    """The 500 for an exception nobody foresaw, logged by its type only (never its message)."""
     # The exception's message may quote a request body; log its type only.
-    _log.error("unhandled_exception", exception_type=type(exc).__qualname__, path=request.url.path)
-    return problem_response(internal_error(), request.url.path)
+    _log.error("unhandled_exception", exception_type=type(exc).__qualname__, path=path)
+    return internal_error()
+
+
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    return problem_response(unexpected_error(exc, request.url.path), request.url.path)
 
 
 exception_handlers: ExceptionHandlersMap = {

@@ -2,15 +2,24 @@
 
 Order (RvIG's own where it has one): authenticate (401, then 400 for bad `x-*` headers) →
 method (405) → Accept (406) → Content-Type (415) → body (400) → afnemer (400/403) →
-doelbinding (403) → limits (429) → forward → protocol → respond. Every request that reached the
-pipeline is protocolled, granted or not; when the protocol cannot be committed the client gets
-503 and no person data.
+doelbinding (403) → limits (429) → forward → protocol → respond.
+
+Every request that reached the pipeline leaves exactly one protocol record, whatever happens:
+granted; refused (the problem's status and code); a defect in any seam (500 `serverError`, the
+leak-free problem `app.errors` answers, the defect logged by its type only); cancelled before it
+was answered, because the client went away or the server stops (499 `requestCancelled`, nginx's
+"client closed request"; the cancellation goes on). When the record cannot be committed, for
+whatever reason, the client gets 503 `protocolUnavailable` and no person data. A record is never
+tried twice, so a protocoller that fails after its commit still leaves only that one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -26,16 +35,21 @@ from app.brp import (
     parse_query,
     search_parameters,
 )
-from app.brp.problems import method_not_allowed, request_too_large
+from app.brp.problems import method_not_allowed, request_too_large, service_unavailable
 from app.correlation import correlation_id_of
-from app.gateway.seams import AccessResolver, Authenticator, Limiter, Protocoller
+from app.errors import unexpected_error
+from app.gateway.seams import AccessResolver, Authenticator, Limiter, Protocoller, UpstreamForwarder
 from app.identity.authenticator import AuthenticatedCaller
 from app.protocol import NO_TENANT, ProtocolRecord
 from app.telemetry import BrokerMetrics, current_trace_id
 from app.tenancy import Access
-from app.upstream import Forwarder, UpstreamAnswer
+from app.upstream import UpstreamAnswer
 
 __all__ = ["GatewayPipeline"]
+
+# The record of a request cancelled before it was answered: no client is left to get a status.
+_CANCELLED = (499, "requestCancelled")
+_UNPROTOCOLLED = "Het verzoek kon niet worden geprotocolleerd; er zijn geen gegevens verstrekt."
 
 
 class _Trail(msgspec.Struct):
@@ -51,27 +65,17 @@ class _Trail(msgspec.Struct):
     limit_headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayPipeline:
-    """Runs the request flow; one instance per app, built in the lifespan."""
+    """Runs the request flow; one instance per app, built in the lifespan from its seams."""
 
-    def __init__(
-        self,
-        *,
-        authenticator: Authenticator,
-        resolver: AccessResolver,
-        limiter: Limiter,
-        forwarder: Forwarder,
-        protocoller: Protocoller,
-        metrics: BrokerMetrics,
-        max_body_bytes: int,
-    ) -> None:
-        self._metrics = metrics
-        self._authenticator = authenticator
-        self._resolver = resolver
-        self._limiter = limiter
-        self._forwarder = forwarder
-        self._protocoller = protocoller
-        self._max_body_bytes = max_body_bytes
+    authenticator: Authenticator
+    resolver: AccessResolver
+    limiter: Limiter
+    forwarder: UpstreamForwarder
+    protocoller: Protocoller
+    metrics: BrokerMetrics
+    max_body_bytes: int
 
     async def handle(self, api: Api, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Answer one gateway request, or raise the `ProblemError` the client gets."""
@@ -85,13 +89,21 @@ class GatewayPipeline:
             error.headers = {**trail.limit_headers, **error.headers}
             await self._protocol(request, trail, error.status, error.problem.code)
             raise
+        except Exception as defect:
+            internal = unexpected_error(defect, request.url.path)
+            await self._protocol(request, trail, internal.status, internal.problem.code)
+            raise internal from defect
+        except asyncio.CancelledError:
+            # Shielded, so that a second cancellation cannot stop the record either.
+            await asyncio.shield(self._protocol_cancelled(request, trail))
+            raise
         await self._protocol(request, trail, answer.status, answer.problem_code, answer)
         return Response(
             answer.body, status_code=answer.status, media_type=answer.media_type, headers=trail.limit_headers
         )
 
     async def _run(self, api: Api, request: Request[Any, Any, Any], trail: _Trail) -> UpstreamAnswer:
-        trail.caller = caller = await self._authenticator.identify(request)
+        trail.caller = caller = await self.authenticator.identify(request)
         # Every later log line of this request names its tenant (never the employee or a BSN).
         structlog.contextvars.bind_contextvars(tenant=caller.principal.tenant)
         if request.method != "POST":
@@ -102,11 +114,11 @@ class GatewayPipeline:
         if isinstance(query, PersonenQuery):
             trail.requested_fields = query.fields
         principal = caller.principal
-        trail.access = access = self._resolver.resolve(principal, caller.headers.afnemer_id, request.headers)
+        trail.access = access = self.resolver.resolve(principal, caller.headers.afnemer_id, request.headers)
         trail.query = query = access.policy.authorise(query)
-        trail.limit_headers = await self._limiter.check(principal, access)
+        trail.limit_headers = await self.limiter.check(principal, access)
         sent = query  # what RvIG answers; geheimhouding is judged on it
-        return await self._forwarder.forward(
+        return await self.forwarder.forward(
             access.account,
             sent,
             request.url.path,
@@ -115,11 +127,11 @@ class GatewayPipeline:
 
     async def _body(self, request: Request[Any, Any, Any]) -> bytes:
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self._max_body_bytes:
-            raise request_too_large(self._max_body_bytes)
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            raise request_too_large(self.max_body_bytes)
         body = await request.body()
-        if len(body) > self._max_body_bytes:
-            raise request_too_large(self._max_body_bytes)
+        if len(body) > self.max_body_bytes:
+            raise request_too_large(self.max_body_bytes)
         return body
 
     async def _protocol(
@@ -130,46 +142,58 @@ class GatewayPipeline:
         problem_code: str | None,
         answer: UpstreamAnswer | None = None,
     ) -> None:
+        """Commit the request's one record, or raise 503 `protocolUnavailable` (nothing delivered)."""
         caller, access, query = trail.caller, trail.access, trail.query
         principal = caller.principal if caller else None
         stated = caller.headers if caller else None
         account = access.account if access else None
-        record = ProtocolRecord(
-            tenant=principal.tenant if principal else "",
-            member_organisation=access.member_organisation if access else None,
-            occurred_at=trail.occurred_at,
-            correlation_id=correlation_id_of(request.scope),
-            trace_id=current_trace_id(),
-            api=trail.api.value,
-            status=status,
-            latency_ms=round((time.perf_counter() - trail.started) * 1000, 3),
-            subject=principal.subject if principal else None,
-            employee=stated.gebruiker if stated else None,
-            client_application=principal.client if principal else None,
-            afnemer_id=account.afnemer_id if account else None,
-            environment=account.environment if account else None,
-            doelbinding=stated.doelbinding if stated else None,
-            verwerking=stated.verwerking if stated else None,
-            origin_oin=stated.origin_oin if stated else None,
-            query_type=type(query).__name__ if query is not None else None,
-            search_parameters=search_parameters(query) if query is not None else {},
-            requested_fields=trail.requested_fields,
-            sent_fields=answer.sent_fields if answer else (),
-            problem_code=problem_code,
-            persons=answer.persons if answer else (),
-        )
         try:
-            await self._protocoller.record(record)
+            record = ProtocolRecord(
+                tenant=principal.tenant if principal else "",
+                member_organisation=access.member_organisation if access else None,
+                occurred_at=trail.occurred_at,
+                correlation_id=correlation_id_of(request.scope),
+                trace_id=current_trace_id(),
+                api=trail.api.value,
+                status=status,
+                latency_ms=round((time.perf_counter() - trail.started) * 1000, 3),
+                subject=principal.subject if principal else None,
+                employee=stated.gebruiker if stated else None,
+                client_application=principal.client if principal else None,
+                afnemer_id=account.afnemer_id if account else None,
+                environment=account.environment if account else None,
+                doelbinding=stated.doelbinding if stated else None,
+                verwerking=stated.verwerking if stated else None,
+                origin_oin=stated.origin_oin if stated else None,
+                query_type=type(query).__name__ if query is not None else None,
+                search_parameters=search_parameters(query) if query is not None else {},
+                requested_fields=trail.requested_fields,
+                sent_fields=answer.sent_fields if answer else (),
+                problem_code=problem_code,
+                persons=answer.persons if answer else (),
+            )
+            await self.protocoller.record(record)
         except ProblemError as failure:
-            self._finished(record, trail, failure.status, failure.problem.code)
+            self._finished(trail, failure.status, failure.problem.code)
             raise
-        self._finished(record, trail, record.status, record.problem_code)
+        except Exception as defect:
+            # Whether the record was committed is unknown, so nothing may be delivered; and it is
+            # never tried again, which could leave two records of one request.
+            unexpected_error(defect, request.url.path)  # logs the defect's type; its 500 is not sent
+            unavailable = service_unavailable("protocolUnavailable", _UNPROTOCOLLED)
+            self._finished(trail, unavailable.status, unavailable.problem.code)
+            raise unavailable from defect
+        self._finished(trail, status, problem_code)
 
-    def _finished(self, record: ProtocolRecord, trail: _Trail, status: int, problem_code: str | None) -> None:
-        self._metrics.request_finished(
-            tenant=record.tenant,
-            api=record.api,
-            query_type=record.query_type,
+    async def _protocol_cancelled(self, request: Request[Any, Any, Any], trail: _Trail) -> None:
+        with contextlib.suppress(ProblemError):  # no client is left to tell of a 503; it is logged
+            await self._protocol(request, trail, *_CANCELLED)
+
+    def _finished(self, trail: _Trail, status: int, problem_code: str | None) -> None:
+        self.metrics.request_finished(
+            tenant=trail.caller.principal.tenant if trail.caller else "",
+            api=trail.api.value,
+            query_type=type(trail.query).__name__ if trail.query is not None else None,
             status=status,
             problem_code=problem_code,
             seconds=time.perf_counter() - trail.started,

@@ -12,12 +12,15 @@ from typing import Any, Protocol
 
 from litestar import Request
 
+from app.brp import Query
 from app.identity import Principal
 from app.identity.authenticator import AuthenticatedCaller
 from app.protocol.record import ProtocolRecord
 from app.tenancy import Access
+from app.upstream import AfnemerAccount, UpstreamAnswer
+from app.upstream.forwarder import Shape
 
-__all__ = ["AccessResolver", "Authenticator", "Limiter", "Protocoller"]
+__all__ = ["AccessResolver", "Authenticator", "Limiter", "Protocoller", "UpstreamForwarder"]
 
 
 class Authenticator(Protocol):
@@ -36,6 +39,14 @@ class Limiter(Protocol):
     """Step 5: rate limits; returns the response headers to add, or raises 429."""
 
     async def check(self, principal: Principal, access: Access) -> dict[str, str]: ...
+
+
+class UpstreamForwarder(Protocol):
+    """Step 6: RvIG's answer as it will be delivered (reduced by `shape`), or 429 / 502 / 503 / 504."""
+
+    async def forward(
+        self, account: AfnemerAccount, query: Query, broker_path: str, shape: Shape | None = None
+    ) -> UpstreamAnswer: ...
 
 
 class Protocoller(Protocol):

@@ -10,16 +10,20 @@ server (any client certificate of the dev CA may use it):
 | `PUT /sandbox/latency`      | `{"ms": 250, "target": "api"\\|"token"\\|"all", "count": null}`        |
 | `DELETE /sandbox/latency`   | removes the latency                                                    |
 | `POST /sandbox/faults`      | `{"kind": ..., "status": 503, "retry_after": 2, "count": null}`        |
+|                             | `{"kind": "problem", "problem": {RvIG's problem+json}, "count": null}` |
 | `DELETE /sandbox/faults`    | clears every fault                                                     |
 | `GET /sandbox/counters`     | token requests per afnemer (with scopes), API calls per afnemer and API |
 | `POST /sandbox/reset`       | clears knobs and counters                                              |
 
 Fault kinds: `status` (the APIs answer a 5xx problem), `too_many_requests` (429 + `Retry-After`),
-`drop` (the connection is closed without an answer), `token_down` (the token endpoint answers
-503), `reject_tokens` (the APIs answer 401 for every token issued before the knob was set, as if
-RvIG rotated its keys). `count` limits a knob to the next N requests it applies to; `null` keeps it
-until cleared. One API fault (`status`/`too_many_requests`/`drop`) is active at a time; setting
-another replaces it.
+`drop` (the connection is closed without an answer), `problem` (the APIs answer exactly the given
+RvIG problem+json with its 4xx/5xx `status`, `instance` set to the request path when the body has
+none: RvIG's own 400, 401 or 403 for a query the sandbox would answer), `token_down` (the token
+endpoint answers 503), `reject_tokens` (the APIs answer 401 for every token issued before the knob
+was set, as if RvIG rotated its keys). `count` limits a knob to the next N requests it applies to;
+`null` keeps it until cleared. One API fault (`status`/`too_many_requests`/`drop`/`problem`) is
+active at a time; setting another replaces it. API faults act after authentication, so a `problem`
+with status 401 refuses every token, however new.
 
 Counters hold AfnemerIDs, scopes and API names only — never a token, a secret or person data.
 """
@@ -46,8 +50,8 @@ __all__ = [
 ]
 
 LatencyTarget = Literal["api", "token", "all"]
-FaultKind = Literal["status", "too_many_requests", "drop", "token_down", "reject_tokens"]
-ApiFaultKind = Literal["status", "too_many_requests", "drop"]
+FaultKind = Literal["status", "too_many_requests", "drop", "problem", "token_down", "reject_tokens"]
+ApiFaultKind = Literal["status", "too_many_requests", "drop", "problem"]
 
 
 class LatencyRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -70,10 +74,16 @@ class FaultRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     status: int = 503
     retry_after: int = 1
     count: int | None = None
+    # The answer of a `problem` fault, in RvIG's problem+json shape.
+    problem: Problem | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "status" and not 500 <= self.status <= 599:
             raise ValueError("status must be a 5xx code")
+        if (self.kind == "problem") != (self.problem is not None):
+            raise ValueError("problem is required for kind problem, and only for it")
+        if self.problem is not None and not 400 <= self.problem.status <= 599:
+            raise ValueError("problem.status must be a 4xx or 5xx code")
         if self.retry_after < 0:
             raise ValueError("retry_after must be >= 0")
         _check_count(self.count)
@@ -90,9 +100,12 @@ class ApiFault(msgspec.Struct, frozen=True):
     kind: ApiFaultKind
     status: int
     retry_after: int
+    problem: Problem | None = None
 
     def as_problem(self) -> ProblemError:
-        """The problem+json error for a `status` or `too_many_requests` fault."""
+        """The problem+json error for a `status`, `too_many_requests` or `problem` fault."""
+        if self.problem is not None:
+            return ProblemError(self.problem)
         if self.kind == "too_many_requests":
             return too_many_requests(self.retry_after)
         if self.status == 500:
@@ -181,7 +194,10 @@ class Knobs:
         elif request.kind == "reject_tokens":
             self._reject_tokens = _Counted(value=last_token_serial, remaining=request.count)
         else:
-            fault = ApiFault(kind=request.kind, status=request.status, retry_after=request.retry_after)
+            status = request.problem.status if request.problem is not None else request.status
+            fault = ApiFault(
+                kind=request.kind, status=status, retry_after=request.retry_after, problem=request.problem
+            )
             self._api_fault = _Counted(value=fault, remaining=request.count)
 
     def clear_faults(self) -> None:
@@ -274,6 +290,7 @@ def _describe_fault(knob: _Counted | None) -> dict[str, Any] | None:
         "kind": fault.kind,
         "status": fault.status,
         "retryAfter": fault.retry_after,
+        "code": fault.problem.code if fault.problem is not None else None,
         "remaining": knob.remaining,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from app.brp import Api, PersonRole, parse_query
 from app.sandbox.server import SandboxThread
 from tests.conftest import LogCapture
 from tests.integration.conftest import FakeClock, SandboxControl, dev_token
+from tests.integration.gateway.records import the_one_record
 
 AFNEMER = "000001"
 BSN = "999993653"
@@ -240,8 +242,8 @@ async def test_failing_token_endpoint_is_not_hammered(
     assert sandbox_control.token_requests(AFNEMER) == 1  # the backoff answered the other nine
 
 
-async def test_slow_rvig_is_a_504(
-    broker_settings: Any, sandbox_control: SandboxControl, clock: FakeClock
+async def test_slow_rvig_is_a_504_with_its_protocol_record(
+    broker_settings: Any, sandbox_control: SandboxControl, clock: FakeClock, database_url: str
 ) -> None:
     import msgspec
 
@@ -254,7 +256,8 @@ async def test_slow_rvig_is_a_504(
         environments={"sandbox": msgspec.structs.replace(sandbox_env, read_timeout=0.2)},
     )
     sandbox_control.latency(1000)
-    headers = {"Authorization": f"Bearer {dev_token(sandbox_control.sandbox)}"}
+    cid = f"test-{uuid.uuid4().hex[:16]}"
+    headers = {"Authorization": f"Bearer {dev_token(sandbox_control.sandbox)}", "x-correlation-id": cid}
     try:
         async with (
             ServerTask(create_app(settings, clock=clock)) as url,
@@ -265,22 +268,109 @@ async def test_slow_rvig_is_a_504(
         sandbox_control.reset()
     assert response.status_code == 504, response.text
     assert response.json()["code"] == "upstreamTimeout"
+    record = await the_one_record(database_url, cid)
+    assert (record["status"], record["problem_code"]) == (504, "upstreamTimeout")
+    assert record["persons"] == []
 
 
-async def test_client_errors_from_rvig_pass_through_with_broker_instance(
-    broker: httpx.AsyncClient,
+# Every resident of this address (31, more than RvIG's 30) is found: RvIG's own `tooManyResults`,
+# for a query the broker itself has nothing against.
+TOO_MANY = {"type": "ZoekMetPostcodeEnHuisnummer", "postcode": "2596TW", "huisnummer": 1, "fields": ["naam"]}
+# RvIG's problems as its API gateway answers them (DOMAIN.md §6), on RvIG's own path.
+RVIG_PATH = "/lap/api/brp/personen"
+RVIG_400 = {
+    "type": "https://datatracker.ietf.org/doc/html/rfc7231#section-6.5.1",
+    "title": "Een of meerdere parameters zijn niet correct.",
+    "status": 400,
+    "detail": "De foutieve parameter(s) zijn: burgerservicenummer[0].",
+    "instance": RVIG_PATH,
+    "code": "paramsValidation",
+    "invalidParams": [
+        {
+            "code": "pattern",
+            "name": "burgerservicenummer[0]",
+            "reason": "Waarde voldoet niet aan patroon ^[0-9]{9}$.",
+        }
+    ],
+}
+RVIG_401 = {
+    "type": "https://datatracker.ietf.org/doc/html/rfc7235#section-3.1",
+    "title": "Niet correct geauthenticeerd.",
+    "status": 401,
+    "instance": RVIG_PATH,
+    "code": "authentication",
+}
+RVIG_403_API = {
+    "type": "https://datatracker.ietf.org/doc/html/rfc7231#section-6.5.3",
+    "title": "U bent niet geautoriseerd voor het gebruik van deze API.",
+    "status": 403,
+    "detail": "Niet geautoriseerd voor ad hoc bevragingen.",
+    "instance": RVIG_PATH,
+    "code": "unauthorized",
+}
+RVIG_403_FIELD = {
+    "type": "https://datatracker.ietf.org/doc/html/rfc7231#section-6.5.3",
+    "title": "U bent niet geautoriseerd voor één of meerdere opgegeven field waarden.",
+    "status": 403,
+    "detail": "U bent niet geautoriseerd om de volgende gegevens op te vragen met fields: naam",
+    "instance": RVIG_PATH,
+    "code": "unauthorizedField",
+}
+
+
+async def test_rvigs_own_400_for_a_query_the_broker_accepts_passes_through(
+    broker: httpx.AsyncClient, direct: httpx.Client
 ) -> None:
-    # A search that finds more than 10 persons: RvIG's own 400, passed on unchanged but for `instance`.
-    response = await broker.post(
-        PERSONEN,
-        json={
-            "type": "ZoekMetGeslachtsnaamEnGeboortedatum",
-            "geslachtsnaam": "*",
-            "geboortedatum": "1985-12-01",
-            "fields": ["naam"],
-        },
-    )
-    assert response.status_code == 400
+    via_broker = await broker.post(PERSONEN, json=TOO_MANY)
+    straight = direct.post(PERSONEN, json=TOO_MANY)
+
+    assert straight.status_code == 400
+    assert straight.json()["code"] == "tooManyResults"
+    assert via_broker.status_code == 400
+    assert via_broker.headers["content-type"] == "application/problem+json"
+    assert via_broker.json() == straight.json()
+
+
+@pytest.mark.parametrize("problem", [RVIG_400, RVIG_403_FIELD], ids=["400-paramsValidation", "403-field"])
+async def test_rvigs_client_error_passes_through_unchanged_but_for_instance(
+    broker: httpx.AsyncClient, sandbox_control: SandboxControl, database_url: str, problem: dict[str, Any]
+) -> None:
+    sandbox_control.fault("problem", problem=problem)
+    cid = f"test-{uuid.uuid4().hex[:16]}"
+
+    response = await broker.post(PERSONEN, json=QUERIES[0][1], headers={"x-correlation-id": cid})
+
+    assert response.status_code == problem["status"]
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {**problem, "instance": PERSONEN}
+    record = await the_one_record(database_url, cid)
+    assert (record["status"], record["problem_code"]) == (problem["status"], problem["code"])
+
+
+async def test_rvig_refusing_the_new_token_too_is_502_upstream_authentication(
+    broker: httpx.AsyncClient, sandbox_control: SandboxControl
+) -> None:
+    sandbox_control.fault("problem", problem=RVIG_401)
+
+    response = await broker.post(PERSONEN, json=QUERIES[0][1])
+
+    assert response.status_code == 502
+    assert response.json()["code"] == "upstreamAuthentication"
+    assert "Niet correct geauthenticeerd" not in response.text  # RvIG's answer is not the client's
+    # One new token and one retry, then the broker gives up instead of hammering RvIG.
+    assert sandbox_control.token_requests(AFNEMER) == 2
+    assert sandbox_control.api_calls(AFNEMER) == 2
+
+
+async def test_rvig_refusing_the_afnemer_the_whole_api_is_502_upstream_not_authorised(
+    broker: httpx.AsyncClient, sandbox_control: SandboxControl
+) -> None:
+    sandbox_control.fault("problem", problem=RVIG_403_API)
+
+    response = await broker.post(PERSONEN, json=QUERIES[0][1])
+
+    assert response.status_code == 502
+    assert response.json()["code"] == "upstreamNotAuthorised"
     assert response.json()["instance"] == PERSONEN
 
 
@@ -355,30 +445,3 @@ async def test_oversized_body_is_413_and_never_forwarded(
     assert response.status_code == 413
     assert response.json()["code"] == "requestTooLarge"
     assert sandbox_control.api_calls(AFNEMER) == 0
-
-
-async def test_ready_reports_certificate_and_rvig_reachability(broker: httpx.AsyncClient) -> None:
-    checks = (await broker.get("/health/ready")).json()["checks"]
-    assert checks["certificate:dev"]["status"] == "ok"
-    assert checks["certificate:dev"]["detail"].endswith("days left")
-    assert checks["upstream:sandbox:dev"] == {"status": "ok"}
-
-
-async def test_ready_is_503_when_rvig_is_unreachable(broker_settings: Any, clock: FakeClock) -> None:
-    import msgspec
-
-    from app.main import create_app
-    from tests.support.servers import ServerTask, free_port
-
-    closed = f"https://127.0.0.1:{free_port()}"
-    environment = msgspec.structs.replace(
-        broker_settings.environments["sandbox"], token_url=f"{closed}/token"
-    )
-    settings = msgspec.structs.replace(broker_settings, environments={"sandbox": environment})
-    async with (
-        ServerTask(create_app(settings, clock=clock)) as url,
-        httpx.AsyncClient(base_url=url) as client,
-    ):
-        response = await client.get("/health/ready")
-    assert response.status_code == 503
-    assert response.json()["checks"]["upstream:sandbox:dev"]["status"] == "fail"

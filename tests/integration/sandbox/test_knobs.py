@@ -71,6 +71,54 @@ def test_injected_500_is_rvigs_internal_error(own: SandboxClient) -> None:
     assert response.json()["code"] == "serverError"
 
 
+# RvIG's own 400 (DOMAIN.md §6), for a query the sandbox would have answered with 200.
+RVIG_400 = {
+    "type": "https://datatracker.ietf.org/doc/html/rfc7231#section-6.5.1",
+    "title": "Een of meerdere parameters zijn niet correct.",
+    "status": 400,
+    "detail": "De foutieve parameter(s) zijn: burgerservicenummer[0].",
+    "code": "paramsValidation",
+    "invalidParams": [
+        {
+            "code": "pattern",
+            "name": "burgerservicenummer[0]",
+            "reason": "Waarde voldoet niet aan patroon ^[0-9]{9}$.",
+        }
+    ],
+}
+
+
+def test_injected_problem_is_answered_as_given_for_the_next_n_requests(own: SandboxClient) -> None:
+    token = own.token()
+    described = knob(own, "POST", "faults", {"kind": "problem", "problem": RVIG_400, "count": 1})
+
+    refused = own.post(PERSONEN, RAADPLEEG, token=token)
+    answered = own.post(PERSONEN, RAADPLEEG, token=token)
+
+    assert described["apiFault"]["status"] == 400
+    assert described["apiFault"]["code"] == "paramsValidation"
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json() == {**RVIG_400, "instance": PERSONEN}
+    assert answered.status_code == 200
+
+
+def test_injected_401_problem_refuses_even_a_fresh_token(own: SandboxClient) -> None:
+    problem = {
+        "type": "https://datatracker.ietf.org/doc/html/rfc7235#section-3.1",
+        "title": "Niet correct geauthenticeerd.",
+        "status": 401,
+        "code": "authentication",
+        "instance": "/lap/api/brp/personen",
+    }
+    knob(own, "POST", "faults", {"kind": "problem", "problem": problem})
+
+    refused = own.post(PERSONEN, RAADPLEEG, token=own.fresh_token("000001"))
+
+    assert refused.status_code == 401
+    assert refused.json() == problem  # an `instance` in the knob is kept as given
+
+
 def test_too_many_requests_until_cleared(own: SandboxClient) -> None:
     token = own.token()
     knob(own, "POST", "faults", {"kind": "too_many_requests", "retry_after": 7})
@@ -197,8 +245,24 @@ def test_knobs_belong_to_one_sandbox_instance(own: SandboxClient, brp: SandboxCl
 
 @pytest.mark.parametrize(
     "body",
-    [{"kind": "status", "status": 200}, {"kind": "explode"}, {"kind": "drop", "count": 0}],
-    ids=["non-5xx-status", "unknown-kind", "zero-count"],
+    [
+        {"kind": "status", "status": 200},
+        {"kind": "explode"},
+        {"kind": "drop", "count": 0},
+        {"kind": "problem"},
+        {"kind": "problem", "problem": {**RVIG_400, "status": 200}},
+        {"kind": "problem", "problem": {"status": 400}},
+        {"kind": "status", "status": 503, "problem": RVIG_400},
+    ],
+    ids=[
+        "non-5xx-status",
+        "unknown-kind",
+        "zero-count",
+        "problem-missing",
+        "problem-not-an-error",
+        "problem-not-rvig-shaped",
+        "problem-on-another-kind",
+    ],
 )
 def test_invalid_knob_is_refused(own: SandboxClient, body: dict[str, Any]) -> None:
     assert own.http.post("/sandbox/faults", json=body).status_code == 400
