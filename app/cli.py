@@ -3,27 +3,45 @@
     serve | dev [token ...] | migrate | sandbox [convert ...] | tenants apply DIR |
     protocol verify | protocol retention | protocol inzage
 
-Every command reads the settings first; a wrong setting or input ends the program with one line
-naming what is wrong (exit status 2), never a traceback. No command prints a secret.
+Every command reads the settings first; a wrong setting or input, a database it cannot reach, a
+port already in use, a tenant that does not exist or a broker that cannot start ends the program
+with one line naming what is wrong (exit status 2), never a traceback. No command prints a secret.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
+import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 
-from app.db import EmbeddedPostgres, MigrationError, apply_migrations, ensure_database, with_user
+from app.db import (
+    DatabaseUnavailable,
+    EmbeddedPostgres,
+    MigrationError,
+    apply_migrations,
+    ensure_database,
+    require_database,
+    with_user,
+)
 from app.logging import configure_logging
+from app.sandbox.data import convert
 from app.secrets import SecretKey, SecretReferenceError
+from app.server import StartupError, require_free_port, run_broker
 from app.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from app.sandbox.config import SandboxConfig
+    from app.sandbox.server import SandboxThread
 
 __all__ = ["main"]
 
@@ -37,10 +55,28 @@ class CommandError(Exception):
     """A command cannot do its work; the message is the one line the operator sees."""
 
 
+# Everything that ends a command with its one line (exit status 2).
+_ONE_LINE_ERRORS = (
+    SettingsError,
+    CommandError,
+    MigrationError,
+    SecretReferenceError,
+    DatabaseUnavailable,
+    StartupError,
+    ValueError,
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brp-broker", description="Multi-tenant gateway to RvIG's BRP API.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the broker (needs BROKER_DATABASE_URL)")
+    serve = commands.add_parser("serve", help="run the broker (needs BROKER_DATABASE_URL)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (default: BROKER_WORKERS, 1); share limits through BROKER_REDIS_URL",
+    )
     dev = commands.add_parser("dev", help="embedded PostgreSQL + sandbox RvIG + demo tenants + broker")
     dev_commands = dev.add_subparsers(dest="dev_command")
     token = dev_commands.add_parser("token", help="print a dev identity provider token for curl")
@@ -69,11 +105,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sandbox = commands.add_parser("sandbox", help="run the local stand-in of RvIG (https://127.0.0.1:8443)")
+    sandbox = commands.add_parser(
+        "sandbox", help="run the local stand-in of RvIG (https://127.0.0.1:8443; BROKER_SANDBOX_PORT)"
+    )
     sandbox.add_argument("--config", type=Path, default=None, help="sandbox TOML (default: the packaged one)")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command")
-    convert = sandbox_commands.add_parser("convert", help="rebuild personen.json from RvIG's test set CSV")
-    convert.add_argument("args", nargs=argparse.REMAINDER, help="options of the converter (see --help)")
+    convert.add_arguments(
+        sandbox_commands.add_parser(
+            "convert", help="rebuild personen.json from RvIG's test set CSV", description=convert.DESCRIPTION
+        )
+    )
 
 
 def _protocol_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,14 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (not the default kill) lets `finally` blocks run, e.g. stopping the embedded PostgreSQL.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if args.command == "sandbox" and args.sandbox_command == "convert":
-        from app.sandbox.data.convert import main as convert
-
-        return convert(args.args)
+        return convert.run(args)
     try:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
         return _command(args)(settings, args)
-    except (SettingsError, CommandError, MigrationError, SecretReferenceError, ValueError) as exc:
+    except _ONE_LINE_ERRORS as exc:
         print(f"brp-broker: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -124,18 +163,26 @@ def _exit_on_sigterm(_signum: int, _frame: object) -> None:
     sys.exit(0)
 
 
-def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    if args.workers is not None:
+        # Validated like BROKER_WORKERS (the option wins over it).
+        try:
+            settings = load_settings({**os.environ, "BROKER_WORKERS": str(args.workers)})
+        except SettingsError as exc:
+            raise CommandError(str(exc).replace("BROKER_WORKERS", "--workers", 1)) from None
     if settings.database_url is None:
         raise CommandError(
             "BROKER_DATABASE_URL: is required for `serve` (`brp-broker dev` starts an embedded database)"
         )
-    _run_server(settings)
+    asyncio.run(require_database(settings.database_url, within=settings.database_timeout))
+    run_broker(settings)
     return 0
 
 
 def _owner_url(settings: Settings) -> str:
     url = settings.migration_url
     if url is not None:
+        asyncio.run(require_database(url, within=settings.database_timeout))
         return url
     # Without a URL, the operator commands work on the embedded database of `brp-broker dev`.
     data_dir = settings.state_dir / "postgres"
@@ -151,11 +198,20 @@ def _migrate(settings: Settings, _args: argparse.Namespace | None = None) -> int
 
 
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
-    from app.sandbox.config import load_config
     from app.sandbox.server import serve_sandbox
 
-    serve_sandbox(load_config(args.config, state_dir=str(settings.state_dir)))
+    config = _sandbox_config(settings, args.config)
+    require_free_port(config.host, config.port, "BROKER_SANDBOX_PORT")
+    serve_sandbox(config)
     return 0
+
+
+def _sandbox_config(settings: Settings, path: Path | None = None) -> SandboxConfig:
+    """The sandbox's config, in the state folder, on `BROKER_SANDBOX_PORT` when that is set."""
+    from app.sandbox.config import load_config
+
+    port = {} if settings.sandbox_port is None else {"port": settings.sandbox_port}
+    return load_config(path, state_dir=str(settings.state_dir), **port)
 
 
 def _tenants(settings: Settings, args: argparse.Namespace) -> int:
@@ -191,9 +247,32 @@ def _tenants(settings: Settings, args: argparse.Namespace) -> int:
 def _protocol_verify(settings: Settings, args: argparse.Namespace) -> int:
     from app.protocol import format_report, verify
 
-    report = asyncio.run(verify(_owner_url(settings), args.tenant))
+    url = _owner_url(settings)
+    if args.tenant is not None:
+        asyncio.run(_require_tenant(url, args.tenant))
+    report = asyncio.run(verify(url, args.tenant))
     print(format_report(report))
     return 0 if report.ok else 1
+
+
+async def _require_tenant(url: str, tenant: str) -> None:
+    """Refuse a tenant the broker never had: not registered, and no protocol register of its own.
+
+    A removed tenant's register outlives it (the legal term), so it still counts.
+    """
+    from app.protocol import ProtocolAccessError
+    from app.protocol.access import operator_connection
+    from app.protocol.tenants import has_register
+    from app.tenancy.store import find_tenant
+
+    try:
+        async with operator_connection(url) as connection:
+            if await find_tenant(connection, tenant) is None and not await has_register(connection, tenant):
+                raise CommandError(
+                    f"--tenant {tenant}: no such tenant (not in the tenant registry, no protocol records)"
+                )
+    except ProtocolAccessError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _protocol_retention(settings: Settings, args: argparse.Namespace) -> int:
@@ -213,35 +292,40 @@ def _protocol_inzage(settings: Settings, args: argparse.Namespace) -> int:
     def moment(day: dt.date | None) -> dt.datetime | None:
         return None if day is None else dt.datetime.combine(day, dt.time(), dt.UTC)
 
-    entries = asyncio.run(
-        inzage(_owner_url(settings), args.tenant, args.bsn, moment(args.from_), moment(args.to))
-    )
+    url = _owner_url(settings)
+    asyncio.run(_require_tenant(url, args.tenant))
+    entries = asyncio.run(inzage(url, args.tenant, args.bsn, moment(args.from_), moment(args.to)))
     print(render(entries, args.format))
     return 0
 
 
 def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
-    from app.sandbox.idp import issue_dev_token
+    from app.sandbox.idp import DevIdpKeyMissing, issue_dev_token
 
-    token = issue_dev_token(
-        settings.state_dir,
-        tenant=args.tenant,
-        subject=args.employee or args.client,
-        employee=args.employee,
-        roles=tuple(args.role),
-        client=args.client,
-        organisation=args.organisation,
-        lifetime=args.lifetime,
-    )
+    try:
+        token = issue_dev_token(
+            settings.state_dir,
+            tenant=args.tenant,
+            subject=args.employee or args.client,
+            employee=args.employee,
+            roles=tuple(args.role),
+            client=args.client,
+            organisation=args.organisation,
+            lifetime=args.lifetime,
+        )
+    except DevIdpKeyMissing as exc:
+        raise CommandError(str(exc)) from None
     print(token)
     return 0
 
 
 def _dev(settings: Settings, _args: argparse.Namespace) -> int:
     from app.dev import apply_tenants, sandbox_settings, write_dev_secrets
-    from app.sandbox.config import load_config
-    from app.sandbox.server import SandboxThread
 
+    sandbox_config = _sandbox_config(settings)
+    # Before anything starts: a second `make dev` (or anything else on these ports) is one line.
+    require_free_port(settings.host, settings.port, "BROKER_PORT")
+    require_free_port(sandbox_config.host, sandbox_config.port, "BROKER_SANDBOX_PORT")
     embedded: EmbeddedPostgres | None = None
     if settings.database_url is None:
         embedded = EmbeddedPostgres(settings.state_dir / "postgres")
@@ -254,37 +338,43 @@ def _dev(settings: Settings, _args: argparse.Namespace) -> int:
         _log.info("embedded_postgres_started", data_dir=str(embedded.data_dir))
     try:
         _migrate(settings)
-        sandbox_config = load_config(state_dir=str(settings.state_dir))
-        with SandboxThread(sandbox_config) as sandbox:
+        with _started_sandbox(sandbox_config) as sandbox:
             _log.info("sandbox_started", url=sandbox.base_url)
             settings = sandbox_settings(settings, sandbox.pki, sandbox.base_url)
             write_dev_secrets(settings.state_dir / "secrets", sandbox_config)
             if DEMO_TENANTS.is_dir():
-                plan = asyncio.run(apply_tenants(_owner_url(settings), DEMO_TENANTS))
+                plan = asyncio.run(
+                    apply_tenants(
+                        _owner_url(settings),
+                        DEMO_TENANTS,
+                        sandbox_url=sandbox.base_url,
+                        state_dir=settings.state_dir,
+                    )
+                )
                 _log.info("demo_tenants_applied", changes=len(plan.changes))
-            _run_server(settings)
+            run_broker(settings)
     finally:
         if embedded is not None:
             embedded.stop()
     return 0
 
 
-def _run_server(settings: Settings) -> None:
-    import uvicorn
+@contextlib.contextmanager
+def _started_sandbox(config: SandboxConfig) -> Iterator[SandboxThread]:
+    """The sandbox of `dev` in its thread, stopped on the way out; a failed start is one line."""
+    from app.sandbox.server import SandboxThread
 
-    from app.main import create_app
-
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        http="httptools",
-        server_header=False,
-    )
-    uvicorn.Server(config).run()
+    sandbox = SandboxThread(config)
+    try:
+        sandbox.start()
+    except RuntimeError as exc:  # e.g. its port was taken after the check above
+        raise CommandError(
+            f"{exc} on {config.host}:{config.port} (see the log above; BROKER_SANDBOX_PORT)"
+        ) from None
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
 
 
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {

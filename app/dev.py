@@ -3,6 +3,11 @@ RvIG with the sandbox's dev certificate, the dev afnemers' secrets, and the demo
 
 Also used by the tests, so they run the same wiring a developer runs. Nothing here is used by
 `serve`: production configuration never comes from this module.
+
+The demo tenant files name the sandbox at its default address (`https://127.0.0.1:8443`) and the
+dev secrets under `.state/`; `demo_tenants` points them at the sandbox and state folder of *this*
+run, so a `dev` on other ports (`BROKER_SANDBOX_PORT`, the tests) never fetches another sandbox's
+keys or reads another checkout's secrets.
 """
 
 from __future__ import annotations
@@ -14,14 +19,25 @@ import msgspec
 from app.sandbox.config import SandboxConfig
 from app.sandbox.pki import DevPki
 from app.settings import Settings
-from app.tenancy import Plan, apply, load_tenant_files
+from app.tenancy import Plan, TenantSpec, apply, load_tenant_files
 from app.upstream import EnvironmentConfig, IdentityConfig
 
-__all__ = ["DEV_IDENTITY", "DEV_OIN", "apply_tenants", "sandbox_settings", "write_dev_secrets"]
+__all__ = [
+    "DEFAULT_SANDBOX_URL",
+    "DEV_IDENTITY",
+    "DEV_OIN",
+    "apply_tenants",
+    "demo_tenants",
+    "sandbox_settings",
+    "write_dev_secrets",
+]
 
 # The identity the demo tenant files name, and the OIN of the sandbox's dev certificate.
 DEV_IDENTITY = "dev"
 DEV_OIN = "00000001234567890000"
+# Where the demo tenant files expect the sandbox and the dev secrets.
+DEFAULT_SANDBOX_URL = "https://127.0.0.1:8443"
+_DEMO_SECRETS = "file:.state/secrets/"
 
 
 def sandbox_settings(settings: Settings, pki: DevPki, sandbox_url: str) -> Settings:
@@ -60,6 +76,46 @@ def write_dev_secrets(folder: Path, sandbox: SandboxConfig) -> dict[str, Path]:
     return written
 
 
-async def apply_tenants(owner_url: str, directory: Path, *, prune: bool = False) -> Plan:
-    """Validate and apply the tenant files in `directory` (the demo tenants for `dev`)."""
-    return await apply(owner_url, load_tenant_files(directory), prune=prune, dry_run=False)
+def demo_tenants(directory: Path, *, sandbox_url: str, state_dir: Path) -> list[TenantSpec]:
+    """The tenant files in `directory`, pointed at this dev stack: JWKS URIs of the sandbox's
+    default address at `sandbox_url`, and `file:.state/secrets/...` at `state_dir`'s secrets."""
+    secrets = f"file:{state_dir.resolve() / 'secrets'}/"
+    return [_pointed(spec, sandbox_url, secrets) for spec in load_tenant_files(directory)]
+
+
+def _pointed(spec: TenantSpec, sandbox_url: str, secrets: str) -> TenantSpec:
+    issuers = tuple(
+        msgspec.structs.replace(issuer, jwks_uri=_at_sandbox(issuer.jwks_uri, sandbox_url))
+        for issuer in spec.issuers
+    )
+    afnemers = tuple(
+        msgspec.structs.replace(afnemer, client_secret=_in_state(afnemer.client_secret, secrets))
+        for afnemer in spec.afnemers
+    )
+    return msgspec.structs.replace(spec, issuers=issuers, afnemers=afnemers)
+
+
+def _at_sandbox(uri: str | None, sandbox_url: str) -> str | None:
+    if uri is None or not uri.startswith(DEFAULT_SANDBOX_URL + "/"):
+        return uri
+    return sandbox_url + uri.removeprefix(DEFAULT_SANDBOX_URL)
+
+
+def _in_state(reference: str, secrets: str) -> str:
+    if not reference.startswith(_DEMO_SECRETS):
+        return reference
+    return secrets + reference.removeprefix(_DEMO_SECRETS)
+
+
+async def apply_tenants(
+    owner_url: str,
+    directory: Path,
+    *,
+    sandbox_url: str = DEFAULT_SANDBOX_URL,
+    state_dir: Path = Path(".state"),
+    prune: bool = False,
+) -> Plan:
+    """Validate and apply the tenant files in `directory` (the demo tenants for `dev`), pointed at
+    the running sandbox and state folder (see `demo_tenants`)."""
+    specs = demo_tenants(directory, sandbox_url=sandbox_url, state_dir=state_dir)
+    return await apply(owner_url, specs, prune=prune, dry_run=False)

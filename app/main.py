@@ -3,10 +3,17 @@
 `create_app(settings)` returns a Litestar app configured by `BrokerPlugin`. The plugin wires the
 lifespan (which owns every pool, client, cache and background task), the exception handlers, the
 routes and the OpenAPI document. Nothing else creates long-lived resources.
+
+Tracing is on only when `create_app` is given a span exporter (`serve` passes the OTLP one when
+`OTEL_EXPORTER_OTLP_ENDPOINT` is set): then every request but the probes and `/metrics` is a
+server span continuing the caller's `traceparent`, RvIG calls, token requests and protocol commits
+are spans below it, and the tracer provider is flushed when the app stops. Without one there is no
+middleware, no provider and no span.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,23 +25,34 @@ import httpx
 import structlog
 from litestar import Litestar
 from litestar.config.app import AppConfig
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins import InitPluginProtocol
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from app.correlation import CorrelationIdMiddleware
 from app.db import create_pool
+from app.draining import Drain
 from app.errors import exception_handlers
 from app.gateway import ROUTES, GatewayPipeline
 from app.health import HealthController
 from app.identity.authenticator import JwtAuthenticator
 from app.identity.jwks import JwksCache
 from app.identity.validator import TokenValidator
+from app.openapi import SPEC_ROUTES, broker_openapi_config
 from app.protocol import ProtocolWriter
 from app.ratelimit import RateLimitConfig, RateLimitDefaults, RateLimiter, RedisBackend, limits_from
 from app.secrets import SecretKey
 from app.settings import Settings
-from app.telemetry import STATE_KEY, BrokerMetrics, MetricsController
+from app.telemetry import (
+    STATE_KEY,
+    BrokerMetrics,
+    BrokerTracer,
+    MetricsController,
+    TracedRecorder,
+    TracingMiddleware,
+    configure_tracing,
+    instrument_asyncpg,
+)
 from app.tenancy import RateLimit, TenancyResolver, TenantDirectory
 from app.upstream import Upstream
 from app.upstream.reachability import ReachabilityProbe
@@ -42,6 +60,9 @@ from app.upstream.reachability import ReachabilityProbe
 __all__ = ["BrokerPlugin", "Resources", "create_app"]
 
 _log = structlog.get_logger("app.main")
+
+# Probes and scrapes: a span per Kubernetes probe would bury the requests in the trace backend.
+_UNTRACED = ("/health/", "/metrics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,29 +77,34 @@ class Resources:
     protocol: ProtocolWriter
     limiter: RateLimiter
     metrics: BrokerMetrics
+    drain: Drain
 
 
 class BrokerPlugin(InitPluginProtocol):
     """Wires the broker into a Litestar app."""
 
-    __slots__ = ("clock", "settings")
+    __slots__ = ("clock", "drain", "provider", "settings")
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        provider: TracerProvider | None = None,
+        drain: Drain | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.provider = provider
+        self.drain = drain or Drain()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register lifespan, routes, error handling and the OpenAPI document."""
         app_config.lifespan.append(self._lifespan)
-        app_config.route_handlers.extend([HealthController, MetricsController, *ROUTES])
+        app_config.route_handlers.extend([HealthController, MetricsController, *ROUTES, *SPEC_ROUTES])
         app_config.request_max_body_size = self.settings.max_body_bytes
         app_config.exception_handlers.update(exception_handlers)
-        app_config.openapi_config = OpenAPIConfig(
-            title="brp-broker",
-            version="0.1.0",
-            path="/schema",
-            render_plugins=[JsonRenderPlugin(path="/openapi.json")],
-        )
+        app_config.openapi_config = broker_openapi_config(version="0.1.0")
         # Litestar's own logging would print tracebacks; app.logging is the only log setup.
         app_config.logging_config = None
         return app_config
@@ -89,6 +115,7 @@ class BrokerPlugin(InitPluginProtocol):
         if settings.database_url is None:
             raise RuntimeError("database_url must be resolved before the app starts (the CLI does this)")
         async with AsyncExitStack() as stack:
+            tracer = self._tracing(stack)
             metrics = BrokerMetrics()
             app.state[STATE_KEY] = metrics
             pool = await create_pool(
@@ -105,6 +132,7 @@ class BrokerPlugin(InitPluginProtocol):
                 settings.token,
                 clock=self.clock,
                 metrics=metrics,
+                tracer=tracer,
             )
             stack.push_async_callback(upstream.aclose)
             directory = TenantDirectory(
@@ -118,7 +146,10 @@ class BrokerPlugin(InitPluginProtocol):
             idp_client = _idp_client(settings, upstream)
             stack.push_async_callback(idp_client.aclose)
             protocol = ProtocolWriter(
-                pool, timeout=settings.database_timeout, on_batch=metrics.protocol_batch
+                pool,
+                timeout=settings.database_timeout,
+                on_batch=metrics.protocol_batch,
+                on_anonymous=metrics.protocol_anonymous,
             )
             await protocol.start()
             stack.push_async_callback(protocol.stop)
@@ -133,19 +164,30 @@ class BrokerPlugin(InitPluginProtocol):
                 protocol=protocol,
                 limiter=limiter,
                 metrics=metrics,
+                drain=self.drain,
             )
             app.state.pipeline = GatewayPipeline(
                 authenticator=JwtAuthenticator(TokenValidator(directory, JwksCache(idp_client))),
                 resolver=TenancyResolver(directory),
                 limiter=limiter,
                 forwarder=upstream.forwarder,
-                protocoller=protocol,
+                protocoller=TracedRecorder(protocol.record, tracer) if tracer.enabled else protocol,
                 metrics=metrics,
                 max_body_bytes=settings.max_body_bytes,
             )
             _log.info("broker_started", tenants=len(directory.snapshot.tenants))
             yield
         _log.info("broker_stopped")
+
+    def _tracing(self, stack: AsyncExitStack) -> BrokerTracer:
+        """The app's tracer; with a provider, also asyncpg spans and a flush when the app stops."""
+        provider = self.provider
+        if provider is None:
+            return BrokerTracer()
+        # Pushed first, so it runs last: the spans of the shutdown itself are exported too.
+        stack.push_async_callback(asyncio.to_thread, provider.shutdown)
+        stack.enter_context(instrument_asyncpg(provider))
+        return BrokerTracer(provider)
 
 
 def _limiter(settings: Settings, directory: TenantDirectory, metrics: BrokerMetrics) -> RateLimiter:
@@ -158,7 +200,8 @@ def _limiter(settings: Settings, directory: TenantDirectory, metrics: BrokerMetr
                 rate=settings.ratelimit_employee_rate, burst=settings.ratelimit_employee_burst
             ),
         ),
-        replicas=settings.ratelimit_replicas,
+        # Every worker process limits on its own like a replica does (while Redis does not decide).
+        replicas=settings.ratelimit_replicas * settings.workers,
         retry_seconds=settings.ratelimit_retry_seconds,
         redis_timeout=settings.ratelimit_redis_timeout,
     )
@@ -188,12 +231,31 @@ def _idp_client(settings: Settings, upstream: Upstream) -> httpx.AsyncClient:
     return httpx.AsyncClient(verify=context, timeout=5.0, follow_redirects=False, trust_env=False)
 
 
-def create_app(settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> Litestar:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    span_exporter: SpanExporter | None = None,
+    service_name: str = "brp-broker",
+    sample_ratio: float = 1.0,
+    drain: Drain | None = None,
+) -> Litestar:
     """Build the broker's ASGI app for `settings` (the database URL must be set).
 
     `clock` is the monotonic clock of token lifetimes; tests pass one they can move forward.
+    `span_exporter` turns tracing on (as `service_name`, root requests sampled at `sample_ratio`).
+    `drain` is the flag `serve` sets on SIGTERM, which `/health/ready` reports.
     """
-    app = Litestar(plugins=[BrokerPlugin(settings, clock)])
-    # Outermost, around Litestar's own exception handling, so 404s and 405s carry the id too.
-    app.asgi_handler = CorrelationIdMiddleware(app.asgi_handler)
+    provider = None
+    if span_exporter is not None:
+        provider = configure_tracing(
+            service_name, span_exporter, sample_ratio=sample_ratio, server_roots_only=True
+        )
+    app = Litestar(plugins=[BrokerPlugin(settings, clock, provider=provider, drain=drain)])
+    handler = app.asgi_handler
+    if provider is not None:
+        handler = TracingMiddleware(handler, provider, untraced=_UNTRACED)
+    # Outermost, around Litestar's own exception handling, so 404s and 405s carry the id too; and
+    # around the request span, so the span can carry it.
+    app.asgi_handler = CorrelationIdMiddleware(handler)
     return app

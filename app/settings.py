@@ -31,6 +31,7 @@ _REDIS_URL = re.compile(r"^rediss?://")
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class SettingsError(Exception):
@@ -46,6 +47,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     host: str = "127.0.0.1"
     port: Port = 8080
+    # Worker processes of `serve`, for a VM: each has its own pool and limits (see `ratelimit_replicas`).
+    # In Kubernetes keep 1 and scale with replicas.
+    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    # On SIGTERM readiness answers 503 "draining" at once; the broker keeps accepting requests for
+    # this long (so load balancers that poll readiness stop sending), then stops listening.
+    shutdown_delay_seconds: NonNegativeInt = 0
+    # After that, requests in flight get this long to finish; the rest are cancelled (protocolled as
+    # 499). Then the protocol writer writes every accepted record and the process exits 0.
+    shutdown_drain_seconds: NonNegativeInt = 20
+    # Where `dev` and `sandbox` run the sandbox RvIG; None: the sandbox config's port (8443).
+    # 0 picks a free port (tests, or a second checkout beside a running `make dev`).
+    sandbox_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
     # Runtime connection; when unset the CLI starts an embedded PostgreSQL in `state_dir`.
     database_url: str | None = None
     # Connection that runs migrations (owner or admin); defaults to `database_url`.
@@ -162,6 +175,7 @@ def _decode_path(kind: type, value: Any) -> Any:
 def _friendly(problem: str) -> str:
     replacements = {
         "Expected `int`, got `str`": "must be a whole number",
+        "Expected `int | null`, got `str`": "must be a whole number",
         "Expected `float`, got `str`": "must be a number",
     }
     for technical, friendly in replacements.items():

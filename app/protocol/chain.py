@@ -16,7 +16,11 @@ Design
 - **Canonical encoding**: `ChainedRecord` holds exactly the stored columns (and the persons, in
   answer order) in the form they read back from PostgreSQL, encoded as msgspec JSON with sorted
   keys. `search_parameters` is hashed as the exact JSON text stored in a `json` (not `jsonb`)
-  column, so no number or key-order normalisation by the database can change the bytes.
+  column, so no number or key-order normalisation by the database can change the bytes. It is
+  the one list of a record's fields: `verify` reads back exactly these columns. The fields of an
+  aggregate (`request_count`, `last_occurred_at`, `correlation_ids`; migration 0009) are left out
+  of the canonical form while they hold their defaults (one request), so every record written
+  before them, and every record of one request, hashes exactly as it always did.
 - **What `verify` detects** (see `app.protocol.verify`): a changed record or person row (its hash
   no longer matches), a forged record (a duplicate sequence number, a broken link, or a record
   beyond the head), and a removed record (a gap, or a head ahead of the last record). Retention
@@ -61,8 +65,14 @@ _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ENCODER: Final = msgspec.json.Encoder(order="sorted")
 
 
-class ChainedRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """Exactly what the hash of one record covers: its stored columns and persons, in stored form."""
+# gc=False: only text, numbers, times and tuples of them (no cycles possible), and a flood keeps
+# thousands alive at once, which the cyclic garbage collector need not scan.
+class ChainedRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """Exactly what the hash of one record covers: its stored columns and persons, in stored form.
+
+    A record stands for one request, or (only under `NO_TENANT`, see `app.protocol.aggregate`)
+    for `request_count` refused requests that arrived from `occurred_at` to `last_occurred_at`.
+    """
 
     tenant: str
     seq: int
@@ -90,6 +100,12 @@ class ChainedRecord(msgspec.Struct, frozen=True, kw_only=True):
     latency_ms: float
     # (bsn, role) in answer order.
     persons: tuple[tuple[str, str], ...]
+    # An aggregate: how many requests, the last arrival, and the correlation ids of the requests
+    # after the first (bounded; `correlation_id` is the first's). Only fields with a default may
+    # follow: a default is not encoded, so records of one request keep their canonical bytes.
+    request_count: int = 1
+    last_occurred_at: dt.datetime | None = None
+    correlation_ids: tuple[str, ...] = ()
 
     def canonical(self) -> bytes:
         """The bytes that are hashed: JSON with sorted keys, times in UTC with microseconds."""

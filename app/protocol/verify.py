@@ -39,12 +39,13 @@ from app.protocol.chain import ChainedRecord, genesis_hash, link_hash
 
 __all__ = ["BreakKind", "ChainBreak", "ChainReport", "VerifyReport", "format_report", "verify"]
 
-_ROWS: Final = """
-SELECT r.tenant, r.seq, r.occurred_at, r.recorded_at, r.correlation_id, r.trace_id,
-       r.member_organisation, r.subject, r.employee, r.client_application, r.afnemer_id,
-       r.environment, r.doelbinding, r.verwerking, r.origin_oin, r.api, r.query_type,
-       r.search_parameters::text AS search_parameters, r.requested_fields, r.sent_fields,
-       r.status, r.problem_code, r.latency_ms, r.prev_hash, r.hash,
+# Every stored column the hash covers, read back as `ChainedRecord` lists them (the one list of a
+# record's fields): a field added there is verified without a change here.
+_STORED: Final = tuple(name for name in ChainedRecord.__struct_fields__ if name != "persons")
+# `json` hashed as the exact text stored.
+_AS_STORED: Final = {"search_parameters": "r.search_parameters::text AS search_parameters"}
+_ROWS: Final = f"""
+SELECT {", ".join(_AS_STORED.get(name, f"r.{name}") for name in _STORED)}, r.prev_hash, r.hash,
        ARRAY(SELECT p.bsn FROM protocol_persons p
              WHERE p.tenant = r.tenant AND p.seq = r.seq AND p.occurred_at = r.occurred_at
              ORDER BY p.position) AS person_bsns,
@@ -54,7 +55,7 @@ SELECT r.tenant, r.seq, r.occurred_at, r.recorded_at, r.correlation_id, r.trace_
 FROM protocol_records r
 WHERE r.tenant = $1
 ORDER BY r.seq, r.occurred_at
-"""
+"""  # noqa: S608 -- the identifiers are ChainedRecord's field names, never input
 _HEAD: Final = "SELECT seq, hash FROM protocol_chain_heads WHERE tenant = $1"
 _CHECKPOINT: Final = (
     "SELECT through_seq, through_hash, leftover FROM protocol_retention WHERE tenant = $1 "
@@ -296,29 +297,6 @@ class _Walk:
 
 
 def _from_row(row: asyncpg.Record) -> ChainedRecord:
-    return ChainedRecord(
-        tenant=row["tenant"],
-        seq=row["seq"],
-        occurred_at=row["occurred_at"],
-        recorded_at=row["recorded_at"],
-        correlation_id=row["correlation_id"],
-        trace_id=row["trace_id"],
-        member_organisation=row["member_organisation"],
-        subject=row["subject"],
-        employee=row["employee"],
-        client_application=row["client_application"],
-        afnemer_id=row["afnemer_id"],
-        environment=row["environment"],
-        doelbinding=row["doelbinding"],
-        verwerking=row["verwerking"],
-        origin_oin=row["origin_oin"],
-        api=row["api"],
-        query_type=row["query_type"],
-        search_parameters=row["search_parameters"],
-        requested_fields=tuple(row["requested_fields"]),
-        sent_fields=tuple(row["sent_fields"]),
-        status=row["status"],
-        problem_code=row["problem_code"],
-        latency_ms=row["latency_ms"],
-        persons=tuple(zip(row["person_bsns"], row["person_roles"], strict=True)),
-    )
+    stored: dict[str, object] = {name: row[name] for name in _STORED}
+    stored["persons"] = tuple(zip(row["person_bsns"], row["person_roles"], strict=True))
+    return msgspec.convert(stored, ChainedRecord)

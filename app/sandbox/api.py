@@ -116,6 +116,7 @@ async def token_endpoint(
 ) -> Response[bytes]:
     """RvIG's `POST /nidp/oauth/nam/token` (client credentials, client certificate required)."""
     knobs = services.knobs
+    knobs.note_traceparent("token", request.headers.get("traceparent"))
     authorization = request.headers.get("authorization")
     try:
         form = _token_form(request.headers.get("content-type"), await request.body())
@@ -176,6 +177,7 @@ async def brp_api(
 ) -> Response[bytes]:
     """The Personen, Bewoning and Verblijfplaatshistorie APIs (and RvIG's answer to any other path)."""
     api = SANDBOX_API_PATHS.get(request.url.path)
+    services.knobs.note_traceparent("api", request.headers.get("traceparent"))
     try:
         token = _authenticate(request, services)
     except ProblemError:

@@ -2,8 +2,10 @@
 
 One issuer (`DEV_IDP_ISSUER`) serves every demo tenant; the broker tells them apart by the
 `tenant` claim (its issuer configurations say `tenant_claim = "tenant"`). Tokens are ES256 JWTs
-signed with an EC P-256 key kept in `<state_dir>/pki/dev-idp.key` (0600, created on first use,
-then reused), with `kid` = the key's RFC 7638 thumbprint.
+signed with an EC P-256 key kept in `<state_dir>/pki/dev-idp.key` (0600, created when the sandbox
+first serves the IdP, then reused), with `kid` = the key's RFC 7638 thumbprint. Issuing a token
+never creates the key: a token signed with a key no sandbox serves is one every broker refuses,
+so `issue_dev_token` raises `DevIdpKeyMissing` instead (e.g. `dev token` run in another folder).
 
 Claims: `iss`, `aud`, `sub`, `iat`, `nbf`, `exp`, `jti`, `tenant`; `employee_id` for an employee
 token (an application token has none), `roles`, `azp` (client) and `organisation` when given —
@@ -37,11 +39,13 @@ __all__ = [
     "DEV_IDP_ISSUER",
     "DEV_IDP_PATH",
     "DEV_IDP_TENANT_CLAIM",
+    "DevIdpKeyMissing",
     "dev_idp_jwks",
     "dev_idp_key_path",
     "dev_idp_router",
     "ensure_dev_idp_key",
     "issue_dev_token",
+    "load_dev_idp_key",
 ]
 
 DEV_IDP_PATH: Final = "/dev-idp"
@@ -53,6 +57,10 @@ DEV_IDP_ALGORITHM: Final = "ES256"
 
 _KEY_FILE: Final = "dev-idp.key"
 _JWKS_CACHE_SECONDS: Final = 300
+
+
+class DevIdpKeyMissing(Exception):
+    """There is no dev IdP key in the state folder; `str()` is one line saying what to do."""
 
 
 def dev_idp_key_path(state_dir: Path) -> Path:
@@ -70,6 +78,18 @@ def ensure_dev_idp_key(state_dir: Path) -> ECKey:
         key = _read_key(path)
         if key is None:
             raise RuntimeError(f"the dev IdP key at {path} cannot be read")
+    return key
+
+
+def load_dev_idp_key(state_dir: Path) -> ECKey:
+    """The dev IdP's existing signing key; raise `DevIdpKeyMissing` when there is none."""
+    path = dev_idp_key_path(state_dir)
+    key = _read_key(path)
+    if key is None:
+        raise DevIdpKeyMissing(
+            f"no dev identity provider key in {path.resolve()}: run `make dev` (or `brp-broker "
+            "sandbox`) first, or set BROKER_STATE_DIR to the state folder it uses"
+        )
     return key
 
 
@@ -99,8 +119,9 @@ def issue_dev_token(
 
     `extra_claims` are added last and replace standard claims of the same name (tests use that to
     make expired or otherwise broken tokens); `now` (Unix seconds) defaults to the current time.
+    Raises `DevIdpKeyMissing` when the sandbox has not created its key in `state_dir`.
     """
-    key = ensure_dev_idp_key(state_dir)
+    key = load_dev_idp_key(state_dir)
     issued_at = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "iss": issuer,

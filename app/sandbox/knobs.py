@@ -12,7 +12,8 @@ server (any client certificate of the dev CA may use it):
 | `POST /sandbox/faults`      | `{"kind": ..., "status": 503, "retry_after": 2, "count": null}`        |
 |                             | `{"kind": "problem", "problem": {RvIG's problem+json}, "count": null}` |
 | `DELETE /sandbox/faults`    | clears every fault                                                     |
-| `GET /sandbox/counters`     | token requests per afnemer (with scopes), API calls per afnemer and API |
+| `GET /sandbox/counters`     | token requests per afnemer (with scopes), API calls per afnemer and API, |
+|                             | the last W3C `traceparent` received by the APIs and the token endpoint |
 | `POST /sandbox/reset`       | clears knobs and counters                                              |
 
 Fault kinds: `status` (the APIs answer a 5xx problem), `too_many_requests` (429 + `Retry-After`),
@@ -25,7 +26,8 @@ was set, as if RvIG rotated its keys). `count` limits a knob to the next N reque
 active at a time; setting another replaces it. API faults act after authentication, so a `problem`
 with status 401 refuses every token, however new.
 
-Counters hold AfnemerIDs, scopes and API names only — never a token, a secret or person data.
+Counters hold AfnemerIDs, scopes, API names and trace context only — never a token, a secret or
+person data.
 """
 
 from __future__ import annotations
@@ -140,6 +142,8 @@ class Counters(msgspec.Struct):
     token_scopes: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
     api_calls: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
     unauthenticated_api_calls: int = 0
+    # The last `traceparent` header per target ("api", "token"), as RvIG would see it.
+    traceparents: dict[str, str] = msgspec.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON answer of `GET /sandbox/counters`."""
@@ -157,6 +161,7 @@ class Counters(msgspec.Struct):
                 for afnemer, per_api in self.api_calls.items()
             },
             "unauthenticatedApiCalls": self.unauthenticated_api_calls,
+            "lastTraceparent": dict(self.traceparents),
         }
 
 
@@ -265,6 +270,13 @@ class Knobs:
             return
         per_api = self._counters.api_calls.setdefault(afnemer_id, defaultdict(int))
         per_api[api] += 1
+
+    def note_traceparent(self, target: Literal["api", "token"], traceparent: str | None) -> None:
+        """Remember the W3C `traceparent` a request to `target` carried (None: it carried none)."""
+        if traceparent is None:
+            self._counters.traceparents.pop(target, None)
+        else:
+            self._counters.traceparents[target] = traceparent[:55]
 
     def counters(self) -> dict[str, Any]:
         """The counters as JSON."""

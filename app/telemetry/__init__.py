@@ -4,10 +4,11 @@ Domain-free infrastructure: it knows tenants, afnemers and APIs only as identifi
 It owns the rule that no person data reaches a metric or a trace: label values must have the
 shape of their kind and can never hold nine digits (`labels.py`); spans are scrubbed before they
 are exported and asyncpg spans never carry SQL parameters (`tracing.py`). It never takes a
-request body, a response body, a header value, a token, a name or a BSN.
+request body, a response body, a header value (but W3C `traceparent`), a token, a name or a BSN.
 
 Everything is per app: the lifespan creates the `BrokerMetrics` (with its own registry) and the
-`TracerProvider`; nothing here registers anything globally unless `serve` asks for it.
+`TracerProvider`; nothing here registers anything globally. `BrokerTracer` opens the data path's
+spans; `otlp_export_from_environment` reads the standard `OTEL_*` variables for `serve`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from app.telemetry.metrics import (
     TransportFailure,
 )
 from app.telemetry.middleware import TracingMiddleware
+from app.telemetry.otlp import OtlpExport, TracingConfigError, otlp_export_from_environment
+from app.telemetry.spans import BrokerTracer, TracedRecorder, http_outcome
 from app.telemetry.tracing import (
     ScrubbingSpanExporter,
     configure_tracing,
     current_trace_id,
+    current_traceparent,
     instrument_asyncpg,
 )
 
@@ -36,15 +40,22 @@ __all__ = [
     "NO_VALUE",
     "STATE_KEY",
     "BrokerMetrics",
+    "BrokerTracer",
     "KeyKind",
     "LabelKind",
     "MetricsController",
+    "OtlpExport",
     "ScrubbingSpanExporter",
     "TokenOutcome",
+    "TracedRecorder",
+    "TracingConfigError",
     "TracingMiddleware",
     "TransportFailure",
     "clean_label",
     "configure_tracing",
     "current_trace_id",
+    "current_traceparent",
+    "http_outcome",
     "instrument_asyncpg",
+    "otlp_export_from_environment",
 ]

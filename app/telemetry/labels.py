@@ -45,6 +45,7 @@ class LabelKind(StrEnum):
     AFNEMER_ID = "afnemer_id"
     OUTCOME = "outcome"
     KEY_KIND = "key_kind"
+    IDENTITY = "identity"
 
 
 _SHAPES: Final[dict[LabelKind, re.Pattern[str]]] = {
@@ -63,6 +64,8 @@ _SHAPES: Final[dict[LabelKind, re.Pattern[str]]] = {
     LabelKind.AFNEMER_ID: re.compile(r"[0-9]{6}"),
     LabelKind.OUTCOME: re.compile(r"[a-z][a-z_]{0,31}"),
     LabelKind.KEY_KIND: re.compile(r"[a-z][a-z_]{0,31}"),
+    # The name of one of the broker's OIN identities (settings), e.g. `supplier`.
+    LabelKind.IDENTITY: re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),
 }
 
 

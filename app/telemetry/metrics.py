@@ -5,9 +5,9 @@ Each `BrokerMetrics` owns its own `CollectorRegistry` (the lifespan creates one 
 apps in one process never share a counter, and nothing is registered in prometheus-client's
 global registry.
 
-Labels are tenant slug, API, query type, status, problem code, environment and AfnemerID —
-every value passes `clean_label` (see `labels.py`), so a BSN, name, address, token or employee id
-can never become a label value. The facade must never take free text or person data; a method
+Labels are tenant slug, API, query type, status, problem code, environment, AfnemerID and OIN
+identity name — every value passes `clean_label` (see `labels.py`), so a BSN, name, address, token
+or employee id can never become a label value. The facade must never take free text or person data; a method
 that needs a new label adds a `LabelKind` with a narrow shape first.
 
 Hot path: a label combination is checked and bound to its prometheus children once, then looked
@@ -71,7 +71,7 @@ _BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 _K = TypeVar("_K", bound=Hashable)
 _V = TypeVar("_V")
-_M = TypeVar("_M", Counter, Histogram)
+_M = TypeVar("_M", Counter, Histogram, Gauge)
 
 
 class _Family(Generic[_M]):
@@ -114,10 +114,13 @@ class BrokerMetrics:
     """The broker's metrics on one registry; the only way the data path records a metric."""
 
     __slots__ = (
+        "_anonymous",
+        "_certificate_expiry",
         "_commit_seconds",
         "_degraded",
         "_limited",
         "_max_series",
+        "_reachable",
         "_refused",
         "_requests",
         "_token_requests",
@@ -143,6 +146,7 @@ class BrokerMetrics:
         self._refused = _counter(self.registry, "metric_label_refused", _REFUSED_HELP, ("label", "reason"))
         self._create_request_metrics()
         self._create_upstream_metrics()
+        self._create_upstream_state_metrics()
         self._create_token_metrics()
         self._create_protocol_metrics()
         self._create_ratelimit_metrics()
@@ -192,6 +196,12 @@ class BrokerMetrics:
         records.observe(size)
         duration.observe(seconds)
 
+    def protocol_anonymous(self, requests: int, records: int, ok: bool) -> None:
+        """One commit of the anonymous lane: `requests` without a tenant in `records` records, `ok` or not."""
+        counted, stored = self._anonymous[ok]
+        counted.inc(requests)
+        stored.inc(records)
+
     def ratelimit_degraded(self, degraded: bool) -> None:
         """Whether the rate limiter runs on its in-process fallback (Redis unreachable)."""
         self._degraded.set(1 if degraded else 0)
@@ -199,6 +209,16 @@ class BrokerMetrics:
     def ratelimited(self, tenant: str, key_kind: KeyKind) -> None:
         """One request refused (429) by the limit on `key_kind`."""
         self._limited((tenant, key_kind)).inc()
+
+    # -- what /health/ready reports ---------------------------------------------------------------
+
+    def upstream_reachable(self, environment: str, identity: str, reachable: bool) -> None:
+        """Whether the last probe reached RvIG's `environment` over `identity`'s mTLS client."""
+        self._reachable((environment, identity)).set(1 if reachable else 0)
+
+    def certificate_expiry(self, identity: str, not_after: float) -> None:
+        """When `identity`'s certificate expires (Unix seconds)."""
+        self._certificate_expiry((identity,)).set(not_after)
 
     # -- construction -----------------------------------------------------------------------------
 
@@ -259,6 +279,35 @@ class BrokerMetrics:
 
         self._upstream: _Bound[_UpstreamKey, tuple[Counter, Histogram]] = _Bound(bind, self._max_series)
 
+    def _create_upstream_state_metrics(self) -> None:
+        kinds = (LabelKind.ENVIRONMENT, LabelKind.IDENTITY)
+        reachable = _Family(
+            Gauge(
+                "upstream_reachable",
+                "1 when the last readiness probe reached the RvIG environment over the identity, else 0.",
+                _names(kinds),
+                namespace=_NAMESPACE,
+                registry=self.registry,
+            ),
+            kinds,
+        )
+        self._reachable: _Bound[tuple[str, str], Gauge] = _Bound(
+            lambda key, overflow: self._child(reachable, key, overflow), self._max_series
+        )
+        expiry = _Family(
+            Gauge(
+                "certificate_expiry_timestamp_seconds",
+                "When the OIN identity's certificate expires (Unix time).",
+                _names((LabelKind.IDENTITY,)),
+                namespace=_NAMESPACE,
+                registry=self.registry,
+            ),
+            (LabelKind.IDENTITY,),
+        )
+        self._certificate_expiry: _Bound[tuple[str], Gauge] = _Bound(
+            lambda key, overflow: self._child(expiry, key, overflow), self._max_series
+        )
+
     def _create_token_metrics(self) -> None:
         kinds = (LabelKind.ENVIRONMENT, LabelKind.AFNEMER_ID, LabelKind.OUTCOME)
         tokens = _Family(
@@ -294,6 +343,22 @@ class BrokerMetrics:
         self._commit_seconds = {
             True: (records.labels("ok"), duration.labels("ok")),
             False: (records.labels("failed"), duration.labels("failed")),
+        }
+        anonymous_requests = _counter(
+            self.registry,
+            "protocol_anonymous_requests",
+            "Requests refused before a tenant was known, accounted for by the protocol, by outcome.",
+            outcome,
+        )
+        anonymous_records = _counter(
+            self.registry,
+            "protocol_anonymous_records",
+            "Aggregate protocol records of requests without a tenant, by outcome.",
+            outcome,
+        )
+        self._anonymous = {
+            ok: (anonymous_requests.labels(label), anonymous_records.labels(label))
+            for ok, label in ((True, "ok"), (False, "failed"))
         }
 
     def _create_ratelimit_metrics(self) -> None:
@@ -366,9 +431,8 @@ class MetricsController(Controller):
     """`GET /metrics`: the app's registry in Prometheus' text exposition format."""
 
     path = "/metrics"
-    include_in_schema = False
 
-    @get(sync_to_thread=False, cache=False)
+    @get(sync_to_thread=False, cache=False, media_type=CONTENT_TYPE_PLAIN_0_0_4)
     def exposition(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Every metric of this app (and only this app)."""
         metrics: BrokerMetrics = request.app.state[STATE_KEY]

@@ -2,12 +2,17 @@
 the current trace id for the protocol record.
 
 - `configure_tracing` builds a provider and returns it; it sets OpenTelemetry's global provider
-  only when asked (`set_global=True`, for `brp-broker serve`), so tests and several apps in one
-  process never share one. Without an exporter nothing is sampled and spans cost next to nothing.
+  only when asked (`set_global=True`), so tests and several apps in one process never share one.
+  Without an exporter nothing is sampled and spans cost next to nothing. With
+  `server_roots_only=True` (the broker's own setting) a trace starts only at a request: work
+  without a request around it (the protocol writer's batches, reloads) is not traced, so it cannot
+  flood the backend with one-span traces.
 - Every exporter is wrapped in `ScrubbingSpanExporter`: before a span leaves the process its name,
   attributes, events and links pass the logging module's redaction (BSN-like numbers, bearer
   tokens, JWTs, secret-named keys), SQL parameters and stack traces are dropped, and exceptions
   are known by their type only — the same rule as the logs.
+- `current_trace_id` (for the protocol record) and `current_traceparent` (the W3C header passed on
+  to RvIG) describe the current span.
 - `instrument_asyncpg` turns on opentelemetry-instrumentation-asyncpg with
   `capture_parameters=False` (its default, made explicit): spans carry the SQL text with its `$n`
   placeholders and never the values bound to them, which in protocol inserts are BSNs.
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
@@ -32,16 +37,28 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
-from opentelemetry.trace import Link, Status
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanKind, Status
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from app.logging import redact_value
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import TraceState
 
 __all__ = [
     "ScrubbingSpanExporter",
     "configure_tracing",
     "current_trace_id",
+    "current_traceparent",
     "instrument_asyncpg",
 ]
 
@@ -64,18 +81,22 @@ def configure_tracing(
     sample_ratio: float = 1.0,
     synchronous: bool = False,
     set_global: bool = False,
+    server_roots_only: bool = False,
 ) -> TracerProvider:
     """A tracer provider for one app; the caller shuts it down (`provider.shutdown()`).
 
     Without `exporter` nothing is sampled: spans are non-recording and `current_trace_id()`
-    gives `None`. With one, root spans are sampled at `sample_ratio` and exported in batches
-    (at once with `synchronous=True`, for tests) through `ScrubbingSpanExporter`.
+    gives `None`. With one, root spans are sampled at `sample_ratio` (only server spans with
+    `server_roots_only`) and exported in batches (at once with `synchronous=True`, for tests)
+    through `ScrubbingSpanExporter`. A span with a parent follows its parent's decision, also a
+    remote parent's (a caller's `traceparent`).
     """
     resource = Resource.create({SERVICE_NAME: service_name})
     if exporter is None:
         provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF, shutdown_on_exit=False)
     else:
-        sampler = ParentBased(TraceIdRatioBased(sample_ratio))
+        root: Sampler = TraceIdRatioBased(sample_ratio)
+        sampler = ParentBased(_ServerRoots(root) if server_roots_only else root)
         provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
         scrubbed = ScrubbingSpanExporter(exporter)
         processor = SimpleSpanProcessor(scrubbed) if synchronous else BatchSpanProcessor(scrubbed)
@@ -96,6 +117,45 @@ def current_trace_id() -> str | None:
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return trace.format_trace_id(context.trace_id)
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` header of the current span, to pass on downstream; `None` if none.
+
+    Only `traceparent`: the broker adds no `tracestate` of its own and relays no caller's.
+    """
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
+class _ServerRoots(Sampler):
+    """Samples a root span only when it is a server span (a request), by the wrapped sampler."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self._sampler = sampler
+
+    def should_sample(  # noqa: PLR0917 - OpenTelemetry's Sampler signature
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        """Drop a root that is not a server span; otherwise ask the wrapped sampler."""
+        if kind is not SpanKind.SERVER:
+            return SamplingResult(Decision.DROP)
+        return self._sampler.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        """As OpenTelemetry names samplers."""
+        return f"ServerRoots{{{self._sampler.get_description()}}}"
 
 
 @contextmanager

@@ -14,6 +14,14 @@ transaction under an advisory lock (concurrent applies queue), so the plan shown
 applied, and a failure applies nothing. Every written table announces the change
 (`NOTIFY brp_tenancy, '<slug>'`, sent by trigger on commit), so every replica reloads that tenant.
 
+Files never reach another tenant (`app.tenancy.ownership`): before writing anything, also in a dry
+run, the files are checked against what the tenants that remain after the apply hold (the
+operator's registries of AfnemerIDs and issuers, migration 0008): a file claiming another
+tenant's AfnemerID, or joining an issuer in a way that would change how another tenant's tokens
+are resolved, is refused with every such problem named. The database enforces the same rules on
+every write, whoever writes. Pruned tenants are removed before the files are written, so what they
+held is free for the files.
+
 It never logs, prints or returns a secret: the plan names changed attributes, never their values.
 """
 
@@ -29,6 +37,7 @@ import msgspec
 from app.db.migrations import OWNER_ROLE
 from app.tenancy import store
 from app.tenancy.models import Limits, TenantSpec
+from app.tenancy.ownership import IssuerTrust, afnemer_problems, shared_issuer_problems
 
 __all__ = ["APPLY_LOCK_KEY", "Change", "Plan", "TenancyApplyError", "apply", "diff_tenant", "plan"]
 
@@ -105,7 +114,8 @@ async def apply(url: str, specs: Sequence[TenantSpec], prune: bool, dry_run: boo
     _check_specs(specs, prune)
     connection = await asyncpg.connect(url)
     try:
-        transaction = connection.transaction()
+        # READ COMMITTED: the database's check of shared issuers must see concurrent writers (0008).
+        transaction = connection.transaction(isolation="read_committed")
         await transaction.start()
         try:
             result = await _apply_locked(connection, specs, prune, dry_run)
@@ -138,6 +148,14 @@ async def _apply_locked(
     await _become_owner(connection)
     await connection.execute("SELECT pg_advisory_xact_lock($1)", APPLY_LOCK_KEY)
     registry = {entry.slug: entry for entry in await store.list_tenants(connection)}
+    absent = sorted(set(registry) - {s.slug for s in specs})
+    remaining = set(registry) - set(absent) if prune else set(registry)
+    await _check_ownership(connection, specs, remaining)
+    if prune and not dry_run:
+        # First, so that what a pruned tenant held (an AfnemerID, an issuer) is free for the files.
+        for slug in absent:
+            await store.scope_to(connection, slug)
+            await store.delete_tenant(connection, registry[slug].id)
     changes: list[Change] = []
     for spec in sorted(specs, key=lambda s: s.slug):
         entry = registry.get(spec.slug)
@@ -148,13 +166,8 @@ async def _apply_locked(
         if tenant_changes and not dry_run:
             await _write_tenant(connection, tenant_id, current, spec)
         changes.extend(tenant_changes)
-    absent = sorted(set(registry) - {s.slug for s in specs})
     if prune:
-        for slug in absent:
-            changes.append(Change(slug, "tenant", slug, "remove"))
-            if not dry_run:
-                await store.scope_to(connection, slug)
-                await store.delete_tenant(connection, registry[slug].id)
+        changes.extend(Change(slug, "tenant", slug, "remove") for slug in absent)
     return Plan(
         changes=tuple(changes),
         kept=() if prune else tuple(absent),
@@ -162,6 +175,32 @@ async def _apply_locked(
         dry_run=dry_run,
         applied=not dry_run,
     )
+
+
+async def _check_ownership(
+    connection: asyncpg.Connection, specs: Sequence[TenantSpec], remaining: set[str]
+) -> None:
+    """Refuse files that would give a tenant what another tenant (in the database or a file) holds.
+
+    `remaining`: the tenants in the database that are still there after the apply.
+    """
+    holders = {
+        afnemer_id: slug
+        for afnemer_id, slug in (await store.afnemer_holders(connection)).items()
+        if slug in remaining
+    }
+    stored = [trust for trust in await store.issuer_trusts(connection) if trust.tenant in remaining]
+    written = {spec.slug for spec in specs}
+    after = [trust for trust in stored if trust.tenant not in written]
+    after += [IssuerTrust.of(issuer) for spec in specs for issuer in spec.issuers]
+    established = set(stored) & set(after)
+    problems = afnemer_problems(specs, holders) + shared_issuer_problems(after, established)
+    if problems:
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        raise TenancyApplyError(
+            "the tenant files claim what belongs to another tenant (the operator assigns AfnemerIDs and "
+            f"identity providers; nothing was changed):\n{lines}"
+        )
 
 
 async def _become_owner(connection: asyncpg.Connection) -> None:

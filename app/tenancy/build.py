@@ -78,6 +78,7 @@ def _afnemer(
             problem = f"client secret: {exc}"
         else:
             account = AfnemerAccount(
+                tenant=slug,
                 afnemer_id=spec.afnemer_id,
                 environment=spec.environment,
                 identity=spec.identity,

@@ -4,7 +4,9 @@ This module owns the file format (see `tenants/*.toml` for commented examples) a
 on it. Validation collects *all* problems of all files before giving up, each naming the file,
 the key (a dotted path such as `rules.burgerzaken.gegevenssets`) and what is wrong, so an operator
 fixes a directory in one round. The database is not consulted: what is checked here is what a
-file can get wrong on its own (and between files: a shared identity provider).
+file can get wrong on its own, and between the files what `app.tenancy.ownership` requires (an
+AfnemerID in one file only; tenants sharing an identity provider told apart). `tenants apply`
+checks the same against the tenants already in the database.
 
 It never reads a secret: a client secret must be a reference (`env:`, `file:`) or an `enc:v1:`
 value, and only an `enc:` value is checked further (decrypted and thrown away) when the
@@ -34,6 +36,7 @@ from app.tenancy.models import (
     TenantSpec,
     afnemer_secret_context,
 )
+from app.tenancy.ownership import IssuerTrust, afnemer_problems, shared_issuer_problems
 
 __all__ = [
     "TenantFileError",
@@ -109,7 +112,7 @@ def load_tenant_files(directory: Path | str, *, secret_key: SecretKey | None = N
         problems.extend(found)
         if spec is not None:
             specs.append(spec)
-    problems.extend(_check_shared_issuers(specs, {s.slug: _file_name(folder, s.slug) for s in specs}))
+    problems.extend(_check_ownership(specs, {s.slug: _file_name(folder, s.slug) for s in specs}))
     if problems:
         raise TenantFileError(problems)
     return specs
@@ -521,31 +524,11 @@ def _sorted_unique(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(values)))
 
 
-def _check_shared_issuers(specs: list[TenantSpec], files: Mapping[str, str]) -> list[TenantFileProblem]:
-    """Tenants sharing one issuer must each be told apart by a tenant claim with its own value."""
-    by_issuer: dict[str, list[tuple[str, IssuerConfig]]] = {}
-    for spec in specs:
-        for issuer in spec.issuers:
-            by_issuer.setdefault(issuer.issuer, []).append((spec.slug, issuer))
-    problems: list[TenantFileProblem] = []
-    for url, users in sorted(by_issuer.items()):
-        if len(users) < 2:
-            continue
-        values: dict[tuple[str | None, str], str] = {}
-        for slug, issuer in users:
-            # app.identity compares the claim with tenant_claim_value, by default the slug.
-            pair = (issuer.tenant_claim, issuer.tenant_claim_value or slug)
-            if issuer.tenant_claim is None:
-                problems.append(
-                    _shared(files[slug], url, "needs tenant_claim (and tenant_claim_value, default the slug)")
-                )
-            elif pair in values:
-                problems.append(
-                    _shared(files[slug], url, f"has the same tenant claim as tenant {values[pair]!r}")
-                )
-            values.setdefault(pair, slug)
+def _check_ownership(specs: list[TenantSpec], files: Mapping[str, str]) -> list[TenantFileProblem]:
+    """Between the files: an AfnemerID in one file only; tenants sharing an issuer told apart."""
+    problems = [TenantFileProblem(files[p.tenant], "afnemers", p.text) for p in afnemer_problems(specs, {})]
+    trusts = [IssuerTrust.of(issuer) for spec in specs for issuer in spec.issuers]
+    problems += [
+        TenantFileProblem(files[p.tenant], "issuers", p.text) for p in shared_issuer_problems(trusts)
+    ]
     return problems
-
-
-def _shared(file: str, url: str, what: str) -> TenantFileProblem:
-    return TenantFileProblem(file, "issuers", f"{url} is shared with other tenants and {what}")

@@ -3,7 +3,8 @@
 This module owns the mapping between `TenantSpec` and the tables of migration 0005. Every
 function takes a connection whose transaction already names the tenant (`app.tenant_id`, see
 `app.db.tenant_scope` and `scope_to`), so row-level security decides what it can see; only the
-tenant registry (operator data: ids, slugs, status) is read without a tenant.
+registries (operator data) are read without a tenant: the tenant registry (ids, slugs, status)
+by anyone, the AfnemerID and issuer registries of migration 0008 by the owner role alone.
 
 A tenant is read in ONE statement, so its configuration is consistent even while an apply commits
 between two reads. This module never decrypts or resolves a secret, and never logs.
@@ -21,11 +22,13 @@ from asyncpg.pool import PoolConnectionProxy
 from app.identity import IssuerConfig
 from app.policy import Gegevensset
 from app.tenancy.models import AfnemerSpec, MemberOrganisation, RateLimit, RuleSpec, TenantSpec
+from app.tenancy.ownership import IssuerTrust
 
 __all__ = [
     "NOTIFY_CHANNEL",
     "Connection",
     "RegistryEntry",
+    "afnemer_holders",
     "delete_afnemer",
     "delete_gegevensset",
     "delete_issuer",
@@ -35,6 +38,7 @@ __all__ = [
     "delete_tenant",
     "find_tenant",
     "insert_tenant",
+    "issuer_trusts",
     "list_tenants",
     "put_afnemer",
     "put_gegevensset",
@@ -76,6 +80,27 @@ async def find_tenant(connection: Connection, slug: str) -> RegistryEntry | None
         "SELECT id, slug, status FROM broker.tenant_registry WHERE slug = $1", slug
     )
     return None if row is None else RegistryEntry(row["id"], row["slug"], row["status"])
+
+
+async def afnemer_holders(connection: Connection) -> dict[str, str]:
+    """Every AfnemerID of the broker with the slug of the tenant that holds it (owner role only)."""
+    rows = await connection.fetch(
+        "SELECT a.afnemer_id, r.slug FROM broker.afnemer_registry a "
+        "JOIN broker.tenant_registry r ON r.id = a.tenant_id"
+    )
+    return {row["afnemer_id"]: row["slug"] for row in rows}
+
+
+async def issuer_trusts(connection: Connection) -> list[IssuerTrust]:
+    """Every tenant's trust of every issuer, with its tenant claim (owner role only)."""
+    rows = await connection.fetch(
+        "SELECT r.slug, i.issuer, i.tenant_claim, i.tenant_claim_value FROM broker.issuer_registry i "
+        "JOIN broker.tenant_registry r ON r.id = i.tenant_id ORDER BY i.issuer, r.slug"
+    )
+    return [
+        IssuerTrust(row["slug"], row["issuer"], row["tenant_claim"], row["tenant_claim_value"])
+        for row in rows
+    ]
 
 
 async def scope_to(connection: Connection, slug: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
-from app.telemetry import BrokerMetrics
+from app.telemetry import BrokerMetrics, BrokerTracer
 from app.upstream.clients import UpstreamClients
 from app.upstream.config import (
     DEFAULT_ENVIRONMENTS,
@@ -58,13 +58,15 @@ class Upstream(msgspec.Struct, frozen=True):
         token: TokenConfig,
         clock: Callable[[], float] = time.monotonic,
         metrics: BrokerMetrics | None = None,
+        *,
+        tracer: BrokerTracer | None = None,
     ) -> Upstream:
         """Load the identities and create the clients, token manager and forwarder."""
         metrics = metrics or BrokerMetrics(process_collectors=False)
         loaded = {config.name: load_identity(config) for config in identities}
         clients = UpstreamClients(loaded, environments)
-        tokens = TokenManager(clients, environments, token, clock, metrics)
-        forwarder = Forwarder(clients, environments, tokens, metrics)
+        tokens = TokenManager(clients, environments, token, clock, metrics, tracer=tracer)
+        forwarder = Forwarder(clients, environments, tokens, metrics, tracer=tracer)
         return cls(loaded, environments, clients, tokens, forwarder)
 
     async def aclose(self) -> None:

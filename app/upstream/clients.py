@@ -11,6 +11,10 @@ against the sandbox (32 concurrent callers, mTLS) httpx cost 2.5 ms of CPU per c
 (identity providers' JWKS) use httpx.
 
 Callers see `Reply` and two exceptions, never the HTTP library's own types.
+
+W3C Trace Context: every POST (API call or token request) made inside a sampled or unsampled
+span carries that span's `traceparent`, so RvIG can follow one processing from the caller through
+the broker; without tracing there is no span and no header.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Mapping
 import aiohttp
 import msgspec
 
+from app.telemetry import current_traceparent
 from app.upstream.config import EnvironmentConfig
 from app.upstream.identities import OinIdentity
 
@@ -85,6 +90,9 @@ class UpstreamClient:
         auth: tuple[str, str] | None = None,
     ) -> Reply:
         """POST `body` (or a urlencoded `form`) and read the whole answer."""
+        traceparent = current_traceparent()
+        if traceparent is not None:
+            headers = {**headers, "traceparent": traceparent}
         basic = aiohttp.BasicAuth(*auth) if auth is not None else None
         data = body if body is not None else dict(form or {})
         return await self._call("POST", url, headers=headers, data=data, auth=basic)

@@ -9,7 +9,8 @@
   (400, 403 on a field or parameter: passed through, `instance` rewritten to the broker path),
   the broker's configuration (502), RvIG's availability (503, 504, 429 with its Retry-After).
 
-Never logs a token, a body or a BSN; logs carry the afnemer, API, status and timing only.
+Never logs a token, a body or a BSN; logs carry the afnemer, API, status and timing only. Each
+HTTP call to RvIG is a client span (`BrokerTracer.upstream_call`) with the same identifiers.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from app.brp import (
     extract_persons,
 )
 from app.brp.problems import bad_gateway, gateway_timeout, service_unavailable, too_many_requests
-from app.telemetry import BrokerMetrics
+from app.telemetry import BrokerMetrics, BrokerTracer, http_outcome
 from app.upstream.clients import Reply, UpstreamClient, UpstreamClients, UpstreamTimeout, UpstreamUnreachable
 from app.upstream.config import EnvironmentConfig
 from app.upstream.tokens import AfnemerAccount, TokenManager, TokenUnavailable
@@ -78,11 +79,14 @@ class Forwarder:
         environments: Mapping[str, EnvironmentConfig],
         tokens: TokenManager,
         metrics: BrokerMetrics,
+        *,
+        tracer: BrokerTracer | None = None,
     ) -> None:
         self._clients = clients
         self._environments = environments
         self._tokens = tokens
         self._metrics = metrics
+        self._tracer = tracer or BrokerTracer()
 
     async def forward(
         self, account: AfnemerAccount, query: Query, broker_path: str, shape: Shape | None = None
@@ -148,27 +152,36 @@ class Forwarder:
         headers = {**_REQUEST_HEADERS, "Authorization": f"Bearer {token}"}
         started = time.perf_counter()
         outcome: int | Literal["timeout", "unreachable"] = "unreachable"
-        try:
-            reply = await client.post(url, body=body, headers=headers)
-            outcome = reply.status
-            return reply
-        except UpstreamTimeout:
-            outcome = "timeout"
-            raise gateway_timeout("RvIG antwoordde niet binnen de ingestelde tijd.") from None
-        except UpstreamUnreachable as failure:
-            # Connection refused or dropped, TLS failure: the path to RvIG is down, not the request.
-            _log.warning("upstream_unreachable", error_type=failure.error_type)
-            raise service_unavailable(
-                "upstreamUnreachable", "De verbinding met RvIG is niet beschikbaar.", retry_after=5
-            ) from None
-        finally:
-            self._metrics.upstream_call(
-                environment=account.environment,
-                afnemer_id=account.afnemer_id,
-                api=api.value,
-                status=outcome,
-                seconds=time.perf_counter() - started,
-            )
+        span_of = self._tracer.upstream_call(
+            tenant=account.tenant,
+            afnemer_id=account.afnemer_id,
+            environment=account.environment,
+            api=api.value,
+            url=url,
+        )
+        with span_of as span:
+            try:
+                reply = await client.post(url, body=body, headers=headers)
+                outcome = reply.status
+                return reply
+            except UpstreamTimeout:
+                outcome = "timeout"
+                raise gateway_timeout("RvIG antwoordde niet binnen de ingestelde tijd.") from None
+            except UpstreamUnreachable as failure:
+                # Connection refused or dropped, TLS failure: the path to RvIG is down, not the request.
+                _log.warning("upstream_unreachable", error_type=failure.error_type)
+                raise service_unavailable(
+                    "upstreamUnreachable", "De verbinding met RvIG is niet beschikbaar.", retry_after=5
+                ) from None
+            finally:
+                http_outcome(span, outcome)
+                self._metrics.upstream_call(
+                    environment=account.environment,
+                    afnemer_id=account.afnemer_id,
+                    api=api.value,
+                    status=outcome,
+                    seconds=time.perf_counter() - started,
+                )
 
 
 def _with_bsn_field(query: Query) -> tuple[Query, bool]:

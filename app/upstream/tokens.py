@@ -1,7 +1,12 @@
 """`TokenManager`: one OAuth2 client-credentials token per AfnemerID, shared by every request.
 
-Tokens are cached per (environment, identity, client_id, scope), where scope is
-`<AfnemerID>-<OIN>` as RvIG requires, so no afnemer can ever be served another's token.
+A cached token is only ever used by the afnemer record and credentials that obtained it: the key
+(`TokenKey`) is the tenant, the AfnemerID, environment, OIN identity and scope (`<AfnemerID>-<OIN>`
+as RvIG requires) and a fingerprint of the client credentials (client_id and secret). So neither
+another tenant's record of the same AfnemerID nor the same AfnemerID with a wrong secret is ever
+handed a token it did not obtain; each asks RvIG itself, which decides. The fingerprint is an
+HMAC-SHA256 under a random key of this `TokenManager` (never stored, never shared), so the key in
+memory holds nothing that could be used to guess a secret.
 
 - Single flight: however many requests need a new token at once, one token request is made; the
   others await the same task.
@@ -19,8 +24,11 @@ This module never logs, returns in an error, or puts in a metric a token or a cl
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import math
 import re
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
@@ -29,7 +37,7 @@ import msgspec
 import structlog
 
 from app.secrets import Secret
-from app.telemetry import BrokerMetrics
+from app.telemetry import BrokerMetrics, BrokerTracer
 from app.upstream.clients import Reply, UpstreamClients, UpstreamTimeout, UpstreamUnreachable
 from app.upstream.config import EnvironmentConfig, TokenConfig
 
@@ -39,9 +47,11 @@ _log = structlog.get_logger("app.upstream.tokens")
 _OAUTH_ERROR = re.compile(r"[a-z_]{1,40}")
 
 
-class AfnemerAccount(msgspec.Struct, frozen=True):
+class AfnemerAccount(msgspec.Struct, frozen=True, kw_only=True):
     """What the upstream side needs of an afnemer: where it goes and how it authenticates."""
 
+    # The slug of the tenant whose afnemer record this is: its tokens are its own.
+    tenant: str
     afnemer_id: str
     environment: str
     identity: str
@@ -57,12 +67,15 @@ class AfnemerAccount(msgspec.Struct, frozen=True):
 
 
 class TokenKey(NamedTuple):
-    """What a cached token is valid for."""
+    """What a cached token is valid for: one tenant's afnemer record with its credentials."""
 
+    tenant: str
+    afnemer_id: str
     environment: str
     identity: str
-    client_id: str
     scope: str
+    # HMAC-SHA256 of client_id and secret under the TokenManager's own random key.
+    credentials: bytes
 
 
 class TokenUnavailable(Exception):
@@ -101,20 +114,36 @@ class TokenManager:
         config: TokenConfig,
         clock: Callable[[], float] = time.monotonic,
         metrics: BrokerMetrics | None = None,
+        *,
+        tracer: BrokerTracer | None = None,
     ) -> None:
         self._metrics = metrics or BrokerMetrics(process_collectors=False)
+        self._tracer = tracer or BrokerTracer()
         self._clients = clients
         self._environments = environments
         self._config = config
         self._clock = clock
+        self._credentials_key = secrets.token_bytes(32)
         self._tokens: dict[TokenKey, _Token] = {}
         self._inflight: dict[TokenKey, asyncio.Task[_Token]] = {}
         self._backoff: dict[TokenKey, _Backoff] = {}
 
-    @staticmethod
-    def key_for(account: AfnemerAccount) -> TokenKey:
+    def key_for(self, account: AfnemerAccount) -> TokenKey:
         """The cache key of an account's token."""
-        return TokenKey(account.environment, account.identity, account.client_id, account.scope)
+        return TokenKey(
+            account.tenant,
+            account.afnemer_id,
+            account.environment,
+            account.identity,
+            account.scope,
+            self._fingerprint(account),
+        )
+
+    def _fingerprint(self, account: AfnemerAccount) -> bytes:
+        # Length-prefixed: a client_id and secret can never shift into one another.
+        client_id = account.client_id.encode()
+        message = len(client_id).to_bytes(4, "big") + client_id + account.client_secret.reveal().encode()
+        return hmac.new(self._credentials_key, message, hashlib.sha256).digest()
 
     async def token_for(self, account: AfnemerAccount) -> str:
         """A valid access token for `account`; raises `TokenUnavailable` when none can be had."""
@@ -171,7 +200,10 @@ class TokenManager:
     async def _fetch(self, key: TokenKey, account: AfnemerAccount) -> _Token:
         requested_at = self._clock()
         try:
-            response = await self._request(account)
+            with self._tracer.token_request(
+                tenant=account.tenant, afnemer_id=account.afnemer_id, environment=account.environment
+            ):
+                response = await self._request(account)
         except TokenUnavailable as failure:
             self._metrics.token_request(account.environment, account.afnemer_id, "failed")
             self._record_failure(key, failure.reason)
@@ -228,8 +260,9 @@ class TokenManager:
         backoff.next_attempt_at = self._clock() + delay
         _log.warning(
             "token_request_failed",
+            tenant=key.tenant,
             environment=key.environment,
-            scope_afnemer=key.scope.split("-", 1)[0],
+            scope_afnemer=key.afnemer_id,
             reason=reason,
             failures=backoff.failures,
             backoff_seconds=delay,

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import msgspec
 
-from app.cli import _run_server
 from app.db import EmbeddedPostgres, apply_migrations, ensure_database, with_user
 from app.dev import sandbox_settings, write_dev_secrets
 from app.logging import configure_logging
@@ -22,6 +21,7 @@ from app.sandbox.config import load_config
 from app.sandbox.idp import dev_idp_jwks
 from app.sandbox.pki import ensure_dev_pki
 from app.sandbox.server import build_server
+from app.server import run_broker
 from app.settings import load_settings
 from app.tenancy import apply, load_tenant_files
 from tests.support.tenants import write_saas_tenant
@@ -75,7 +75,7 @@ def broker(port: int) -> None:
         database_pool_max=40,
     )
     try:
-        _run_server(settings)
+        run_broker(settings)
     finally:
         embedded.stop()
 

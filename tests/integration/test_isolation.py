@@ -7,7 +7,8 @@
 - metrics carry a tenant label and no person data;
 - a noisy tenant far over its limit gets 429s while every request of another tenant succeeds;
 - two broker instances sharing Redis enforce one limit together;
-- token caches are keyed per afnemer: one tenant's token is never used for another.
+- token caches are keyed per tenant, afnemer and credentials: one tenant's token is never used for
+  another, nor for the same AfnemerID with other credentials.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ import pytest
 from app.db import with_user
 from app.main import create_app
 from app.sandbox.server import SandboxThread
+from app.secrets import Secret
 from app.settings import Settings
+from app.upstream import TokenUnavailable
 from tests.conftest import LogCapture
-from tests.integration.conftest import SandboxControl, dev_token
+from tests.integration.conftest import TEST_TENANT, SandboxControl, dev_token
 from tests.support.servers import ServerTask
 
 PERSONEN = "/haalcentraal/api/brp/personen"
@@ -289,3 +292,25 @@ async def test_token_caches_never_serve_one_afnemer_for_another(
     assert one != two
     scopes = {s for entry in sandbox_control.counters()["tokenRequests"].values() for s in entry["scopes"]}
     assert scopes == {first.scope, other.scope}
+
+
+async def test_a_cached_token_serves_only_the_tenant_and_credentials_that_obtained_it(
+    broker: httpx.AsyncClient, sandbox_control: SandboxControl
+) -> None:
+    resources = broker.app.state.resources  # type: ignore[attr-defined]
+    tokens = resources.upstream.tokens
+    owner = resources.directory.snapshot.tenants[TEST_TENANT].afnemers["000001"].account
+    assert owner is not None
+    first = await tokens.token_for(owner)
+    # The same AfnemerID and client_id as another tenant's record (the database no longer lets a
+    # second tenant declare it; the cache must not depend on that) ...
+    other_tenant = msgspec.structs.replace(owner, tenant="indringer")
+    # ... or with a secret RvIG would refuse.
+    wrong_secret = msgspec.structs.replace(owner, client_secret=Secret("not-the-secret-of-000001"))
+    assert len({tokens.key_for(account) for account in (owner, other_tenant, wrong_secret)}) == 3
+    assert await tokens.token_for(other_tenant) not in ("", first)
+    with pytest.raises(TokenUnavailable, match="token endpoint answered 401"):
+        await tokens.token_for(wrong_secret)
+    assert await tokens.token_for(owner) == first
+    outcomes = sandbox_control.counters()["tokenRequests"]["000001"]["outcomes"]
+    assert outcomes == {"granted": 2, "invalid_client": 1}

@@ -1,4 +1,5 @@
-"""A SaaS tenant file for tests and benchmarks: a gemeente with afnemer 000001, allowed everything."""
+"""A SaaS tenant file for tests and benchmarks: a gemeente with one afnemer (000001 by default),
+allowed everything. An AfnemerID belongs to one tenant: a second such tenant needs another one."""
 
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ algorithms = ["ES256"]
 tenant_claim = "tenant"
 tenant_claim_value = "{slug}"
 
-[afnemers.000001]
-name = "Gemeente Rotterdam (sandbox)"
+[afnemers.{afnemer_id}]
+name = "Gemeente {gemeente_code} (sandbox)"
 environment = "sandbox"
 identity = "dev"
-client_id = "broker-dev-000001"
+client_id = "broker-dev-{afnemer_id}"
 client_secret = "file:{secret}"
-gemeente_code = "0599"
+gemeente_code = "{gemeente_code}"
 
 [gegevenssets.alles]
 apis = ["personen", "bewoning", "verblijfplaatshistorie"]
@@ -45,8 +46,24 @@ gegevenssets = ["alles"]
 """
 
 
-def write_saas_tenant(folder: Path, slug: str, jwks: dict[str, Any], secret_file: Path) -> Path:
-    """Write `<folder>/<slug>.toml`, trusting the dev IdP (inline `jwks`) and using the sandbox's 000001."""
+def write_saas_tenant(
+    folder: Path,
+    slug: str,
+    jwks: dict[str, Any],
+    secret_file: Path,
+    *,
+    afnemer_id: str = "000001",
+    gemeente_code: str = "0599",
+) -> Path:
+    """Write `<folder>/<slug>.toml`, trusting the dev IdP (inline `jwks`), with the sandbox's `afnemer_id`."""
     path = folder / f"{slug}.toml"
-    path.write_text(_TEMPLATE.format(slug=slug, issuer=DEV_IDP_ISSUER, jwks=inline(jwks), secret=secret_file))
+    text = _TEMPLATE.format(
+        slug=slug,
+        issuer=DEV_IDP_ISSUER,
+        jwks=inline(jwks),
+        secret=secret_file,
+        afnemer_id=afnemer_id,
+        gemeente_code=gemeente_code,
+    )
+    path.write_text(text)
     return path

@@ -28,6 +28,12 @@ def test_environment_values_are_converted() -> None:
     assert settings.state_dir == Path("/tmp/x")
 
 
+def test_sandbox_port_follows_the_sandbox_config_unless_set() -> None:
+    assert load_settings({}).sandbox_port is None  # sandbox.toml's 8443
+    assert load_settings({"BROKER_SANDBOX_PORT": "0"}).sandbox_port == 0  # a free port
+    assert load_settings({"BROKER_SANDBOX_PORT": "9443"}).sandbox_port == 9443
+
+
 def test_environment_overrides_config_file(tmp_path: Path) -> None:
     config = tmp_path / "broker.toml"
     config.write_text('port = 9100\nlog_level = "debug"\n')
@@ -41,6 +47,8 @@ def test_environment_overrides_config_file(tmp_path: Path) -> None:
     [
         ({"BROKER_PORT": "abc"}, "BROKER_PORT", "whole number"),
         ({"BROKER_PORT": "70000"}, "BROKER_PORT", "<= 65535"),
+        ({"BROKER_SANDBOX_PORT": "abc"}, "BROKER_SANDBOX_PORT", "whole number"),
+        ({"BROKER_SANDBOX_PORT": "-1"}, "BROKER_SANDBOX_PORT", ">= 0"),
         ({"BROKER_LOG_LEVEL": "loud"}, "BROKER_LOG_LEVEL", "invalid enum value"),
         ({"BROKER_DATABASE_URL": "mysql://x"}, "BROKER_DATABASE_URL", "postgresql://"),
         ({"BROKER_REDIS_URL": "http://x"}, "BROKER_REDIS_URL", "redis://"),

@@ -191,6 +191,7 @@ def test_name_address_and_free_text_are_refused(metrics: BrokerMetrics, value: s
         (LabelKind.STATUS, "503"),
         (LabelKind.STATUS, "unreachable"),
         (LabelKind.KEY_KIND, "afnemer"),
+        (LabelKind.IDENTITY, "supplier-2026"),
     ],
 )
 def test_identifiers_of_the_right_shape_pass(kind: LabelKind, value: str) -> None:
@@ -206,6 +207,7 @@ def test_identifiers_of_the_right_shape_pass(kind: LabelKind, value: str) -> Non
         (LabelKind.STATUS, 42),
         (LabelKind.STATUS, True),
         (LabelKind.QUERY_TYPE, "raadpleeg met bsn"),
+        (LabelKind.IDENTITY, "PKIo certificaat"),  # free text
     ],
 )
 def test_identifiers_of_the_wrong_shape_are_refused(kind: LabelKind, value: str | int) -> None:
@@ -277,9 +279,11 @@ def test_metrics_endpoint_exposes_the_tenant_label(
     assert "# TYPE brp_broker_requests_total counter" in response.text
 
 
-def test_metrics_endpoint_is_not_in_the_openapi_schema(metrics_client: TestClient[Litestar]) -> None:
+def test_metrics_endpoint_is_documented_as_prometheus_text(metrics_client: TestClient[Litestar]) -> None:
+    # The broker's own document lists its operational endpoints (issue 10), /metrics as plain text.
     schema = metrics_client.get("/schema/openapi.json").json()
-    assert "/metrics" not in schema.get("paths", {})
+    operation = schema["paths"]["/metrics"]["get"]
+    assert [media.split(";")[0] for media in operation["responses"]["200"]["content"]] == ["text/plain"]
 
 
 # -- tracing -------------------------------------------------------------------------------------------

@@ -30,7 +30,18 @@ from typing import Any, NamedTuple
 
 from app.sandbox.data import PERSONEN_JSON, TESTSET_CSV
 
-__all__ = ["BRON", "Persoonslijst", "convert_testset", "main", "persoon_van", "read_testset", "render_json"]
+__all__ = [
+    "BRON",
+    "DESCRIPTION",
+    "Persoonslijst",
+    "add_arguments",
+    "convert_testset",
+    "main",
+    "persoon_van",
+    "read_testset",
+    "render_json",
+    "run",
+]
 
 Json = dict[str, Any]
 Voorkomen = Mapping[str, str]
@@ -1036,15 +1047,24 @@ def render_json(document: Mapping[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`brp-broker sandbox convert`: write personen.json from the test set CSV."""
-    parser = argparse.ArgumentParser(
-        prog="brp-broker sandbox convert",
-        description="Convert RvIG's test set CSV into the sandbox's personen.json.",
-    )
+DESCRIPTION = "Convert RvIG's test set CSV into the sandbox's personen.json."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The converter's options, on its own parser or on `brp-broker sandbox convert`'s."""
     parser.add_argument("--csv", type=Path, default=TESTSET_CSV, help="test set CSV (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=PERSONEN_JSON, help="output JSON (default: %(default)s)")
-    args = parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m app.sandbox.data.convert`: write personen.json from the test set CSV."""
+    parser = argparse.ArgumentParser(prog="brp-broker sandbox convert", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """`brp-broker sandbox convert`: write personen.json (`args.out`) from the CSV (`args.csv`)."""
     document = convert_testset(args.csv)
     args.out.write_text(render_json(document), encoding="utf-8", newline="\n")
     print(f"{len(document['personen'])} personen geschreven naar {args.out}")

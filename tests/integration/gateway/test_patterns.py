@@ -245,7 +245,11 @@ async def test_a_configuration_change_reaches_every_running_instance(
 
     slug = "wisselgemeente"
     secrets = write_dev_secrets(tmp_path / "secrets", sandbox.config)
-    path = write_saas_tenant(tmp_path, slug, dev_idp_jwks(sandbox.config.state_path), secrets["000001"])
+    # Its own AfnemerID (Den Haag's): 000001 belongs to the test tenant.
+    jwks = dev_idp_jwks(sandbox.config.state_path)
+    path = write_saas_tenant(
+        tmp_path, slug, jwks, secrets["000004"], afnemer_id="000004", gemeente_code="0518"
+    )
     await apply(database_url, load_tenant_files(tmp_path), prune=False, dry_run=False)
     headers = {"Authorization": f"Bearer {dev_token(sandbox, slug)}"}
     first_app, second_app = create_app(broker_settings), create_app(broker_settings)

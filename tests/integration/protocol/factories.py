@@ -67,6 +67,26 @@ def record(
     return ProtocolRecord(**values)  # type: ignore[arg-type]
 
 
+def refused_without_tenant(
+    *,
+    api: str = "personen",
+    status: int = 401,
+    problem_code: str | None = "authentication",
+    occurred_at: dt.datetime | None = None,
+) -> ProtocolRecord:
+    """A request refused before its tenant was known, as the pipeline records it: no caller, no body."""
+    return ProtocolRecord(
+        tenant="",
+        occurred_at=occurred_at or dt.datetime.now(dt.UTC),
+        correlation_id=str(uuid.uuid4()),
+        api=api,
+        status=status,
+        latency_ms=0.75,
+        trace_id=uuid.uuid4().hex,
+        problem_code=problem_code,
+    )
+
+
 async def stored_records(admin_url: str, correlation_ids: Iterable[str]) -> list[asyncpg.Record]:
     """The stored rows with these correlation ids, read as the (RLS-bypassing) admin."""
     connection = await asyncpg.connect(admin_url)

@@ -24,6 +24,7 @@ from app.sandbox.idp import (
     DEV_IDP_AUDIENCE,
     DEV_IDP_ISSUER,
     DEV_IDP_TENANT_CLAIM,
+    DevIdpKeyMissing,
     dev_idp_jwks,
     dev_idp_key_path,
     ensure_dev_idp_key,
@@ -113,6 +114,7 @@ async def test_extra_claims_replace_standard_ones(tmp_path: Path, dev_validator:
 
 
 def test_token_carries_the_promised_claims(tmp_path: Path) -> None:
+    ensure_dev_idp_key(tmp_path)  # as the sandbox does when it serves the IdP
     now = int(time.time())
     token = issue_dev_token(
         tmp_path, tenant="gemeente-saas", subject="u", employee="E1", roles=["r"], now=now
@@ -136,6 +138,13 @@ def test_token_carries_the_promised_claims(tmp_path: Path) -> None:
     assert claims["exp"] - claims["iat"] == 3600
     other = issue_dev_token(tmp_path, tenant="gemeente-saas", subject="u", now=now)
     assert jwt.decode(other, ensure_dev_idp_key(tmp_path)).claims["jti"] != claims["jti"]
+
+
+def test_issuing_never_invents_a_key(tmp_path: Path) -> None:
+    with pytest.raises(DevIdpKeyMissing) as missing:
+        issue_dev_token(tmp_path, tenant="gemeente-saas", subject="u")
+    assert str(dev_idp_key_path(tmp_path).resolve()) in str(missing.value)
+    assert not dev_idp_key_path(tmp_path).exists()
 
 
 def test_signing_key_is_private_and_reused(tmp_path: Path) -> None:

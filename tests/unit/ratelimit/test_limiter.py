@@ -36,6 +36,7 @@ ROOMY_DEFAULTS = RateLimitDefaults(tenant=ROOMY, afnemer=ROOMY, employee=ROOMY)
 
 def access(afnemer_id: str = "000001", environment: str = "proef") -> Access:
     account = AfnemerAccount(
+        tenant="gemeente",
         afnemer_id=afnemer_id,
         environment=environment,
         identity="dev",

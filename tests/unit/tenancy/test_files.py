@@ -194,14 +194,43 @@ def test_samenwerkingsverband_patterns_are_checked(tmp_path: Path) -> None:
     assert any(m.startswith("rules: no rule maps anyone to an afnemer") for m in messages)
 
 
+def _own_afnemer(text: str, afnemer_id: str) -> str:
+    return text.replace("000101", afnemer_id)
+
+
 def test_shared_issuer_needs_a_tenant_claim(tmp_path: Path) -> None:
     _write(tmp_path, "one", VALID.format(slug="one"))
-    _write(tmp_path, "two", VALID.format(slug="two"))
+    _write(tmp_path, "two", _own_afnemer(VALID.format(slug="two"), "000102"))
     problems = _problems(tmp_path)
-    assert len(problems) == 2
-    assert all(
-        "https://idp.example.org is shared with other tenants and needs tenant_claim" in p for p in problems
-    )
+    assert problems == [
+        f"{tmp_path / 'one.toml'}: issuers: issuer https://idp.example.org is shared with tenant 'two' "
+        "and needs tenant_claim (the same claim for every tenant of the issuer) with a tenant_claim_value "
+        "of its own (default: the slug)",
+        f"{tmp_path / 'two.toml'}: issuers: issuer https://idp.example.org is shared with tenant 'one' "
+        "and needs tenant_claim (the same claim for every tenant of the issuer) with a tenant_claim_value "
+        "of its own (default: the slug)",
+    ]
+
+
+def test_tenants_sharing_an_issuer_use_one_claim_name(tmp_path: Path) -> None:
+    for slug, claim, afnemer in (("one", "tenant", "000101"), ("two", "organisatie", "000102")):
+        text = VALID.format(slug=slug).replace(
+            'algorithms = ["RS256"]', f'algorithms = ["RS256"]\ntenant_claim = "{claim}"'
+        )
+        _write(tmp_path, slug, _own_afnemer(text, afnemer))
+    assert _problems(tmp_path) == [
+        f"{tmp_path / 'two.toml'}: issuers: issuer https://idp.example.org: tenant_claim 'organisatie' "
+        "differs from the claim of tenant 'one' ('tenant'); tenants sharing an issuer use the same claim"
+    ]
+
+
+def test_an_afnemer_id_belongs_to_one_tenant_file(tmp_path: Path) -> None:
+    for slug, issuer in (("one", "https://idp.one.example"), ("two", "https://idp.two.example")):
+        _write(tmp_path, slug, VALID.format(slug=slug).replace("https://idp.example.org", issuer))
+    assert _problems(tmp_path) == [
+        f"{tmp_path / 'two.toml'}: afnemers: afnemer 000101 is declared by both tenant 'one' and "
+        "tenant 'two' (an AfnemerID belongs to exactly one tenant)"
+    ]
 
 
 def test_missing_directory(tmp_path: Path) -> None:
@@ -214,22 +243,18 @@ def _folder_with(folder: Path, text: str) -> Path:
 
 
 def test_shared_issuer_tenant_claim_value_defaults_to_the_slug(tmp_path: Path) -> None:
-    for slug in ("one", "two"):
-        _write(
-            tmp_path,
-            slug,
-            VALID.format(slug=slug).replace(
-                'algorithms = ["RS256"]', 'algorithms = ["RS256"]\ntenant_claim = "tenant"'
-            ),
+    for slug, afnemer in (("one", "000101"), ("two", "000102")):
+        text = VALID.format(slug=slug).replace(
+            'algorithms = ["RS256"]', 'algorithms = ["RS256"]\ntenant_claim = "tenant"'
         )
+        _write(tmp_path, slug, _own_afnemer(text, afnemer))
     assert [s.slug for s in load_tenant_files(tmp_path)] == ["one", "two"]
-    _write(
-        tmp_path,
-        "two",
-        VALID.format(slug="two").replace(
-            'algorithms = ["RS256"]',
-            'algorithms = ["RS256"]\ntenant_claim = "tenant"\ntenant_claim_value = "one"',
-        ),
+    text = VALID.format(slug="two").replace(
+        'algorithms = ["RS256"]',
+        'algorithms = ["RS256"]\ntenant_claim = "tenant"\ntenant_claim_value = "one"',
     )
-    problems = _problems(tmp_path)
-    assert len(problems) == 1 and "has the same tenant claim as tenant 'one'" in problems[0]
+    _write(tmp_path, "two", _own_afnemer(text, "000102"))
+    assert _problems(tmp_path) == [
+        f"{tmp_path / 'two.toml'}: issuers: issuer https://idp.example.org: tenant_claim_value 'one' is "
+        "already used by tenant 'one'"
+    ]

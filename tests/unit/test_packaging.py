@@ -1,0 +1,37 @@
+"""pyproject.toml ships every package and data file of `app/` (a fast check; test_wheel builds it)."""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
+
+
+def _source_files() -> list[Path]:
+    return [p for p in (REPO / "app").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+
+
+def test_every_package_of_app_is_listed() -> None:
+    packages = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "app").rglob("__init__.py")}
+    listed = set(SETUPTOOLS["packages"]) - set(SETUPTOOLS["package-dir"])
+    assert packages - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+    assert listed - packages == set()
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    assert SETUPTOOLS["package-dir"] == {"app.db.sql": "migrations"}
+    assert "app.db.sql" in SETUPTOOLS["packages"]
+
+
+def test_every_data_file_of_app_matches_a_package_data_pattern() -> None:
+    patterns = SETUPTOOLS["package-data"]["*"]
+    data = [p for p in _source_files() if p.suffix not in (".py", ".pyc")]
+    unshipped = [
+        p.relative_to(REPO).as_posix()
+        for p in data
+        if not any(fnmatch.fnmatch(p.name, pat) for pat in patterns)
+    ]
+    assert unshipped == [], "add a pattern to [tool.setuptools.package-data] in pyproject.toml"
