@@ -1,6 +1,7 @@
 """The `brp-broker` command.
 
-    serve | dev [token ...] | migrate | sandbox [convert ...] | tenants apply DIR |
+    serve | dev [token ...] | migrate | sandbox [convert ...] | tenants apply DIR [--take-over] |
+    tenants export DIR [--tenant SLUG] |
     protocol verify | protocol retention | protocol inzage
 
 Every command reads the settings first; a wrong setting or input, a database it cannot reach, a
@@ -80,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="embedded PostgreSQL + sandbox RvIG + demo tenants + broker")
     dev_commands = dev.add_subparsers(dest="dev_command")
     token = dev_commands.add_parser("token", help="print a dev identity provider token for curl")
-    token.add_argument("--tenant", required=True, help="tenant slug, e.g. amsterdam")
+    token.add_argument("--tenant", help="tenant slug, e.g. amsterdam (required unless --operator)")
+    token.add_argument(
+        "--operator", action="store_true", help="an operator token for the admin API (no tenant)"
+    )
     token.add_argument("--employee", help="employee id (omit for an application token)")
     token.add_argument("--role", action="append", default=[], help="role (repeatable)")
     token.add_argument("--client", default="dev-client", help="client application id")
@@ -94,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("directory", type=Path)
     apply.add_argument("--dry-run", action="store_true", help="show the changes, change nothing")
     apply.add_argument("--prune", action="store_true", help="also remove tenants that have no file")
+    apply.add_argument(
+        "--take-over",
+        action="store_true",
+        help="also overwrite tenants managed through the admin API, handing them to the files",
+    )
+    export = tenant_commands.add_parser(
+        "export", help="write tenants from the database as tenant files (DIR/<slug>.toml)"
+    )
+    export.add_argument("directory", type=Path)
+    export.add_argument("--tenant", help="only this tenant (slug)")
     tenant_commands.add_parser("new-key", help="print a new BROKER_SECRET_KEY (key-encryption key)")
     encrypt = tenant_commands.add_parser(
         "encrypt-secret", help="encrypt a client secret read from standard input, for a tenant file"
@@ -235,12 +249,40 @@ def _tenants(settings: Settings, args: argparse.Namespace) -> int:
         print(encrypt_client_secret(key, args.tenant, args.afnemer, value))
         return 0
 
+    if args.tenants_command == "export":
+        return _tenants_export(settings, args)
     try:
         specs = load_tenant_files(args.directory, secret_key=SecretKey.from_environment())
-        plan = asyncio.run(apply(_owner_url(settings), specs, prune=args.prune, dry_run=args.dry_run))
+        plan = asyncio.run(
+            apply(
+                _owner_url(settings),
+                specs,
+                prune=args.prune,
+                dry_run=args.dry_run,
+                take_over=args.take_over,
+                directory=args.directory,
+            )
+        )
     except (TenantFileError, TenancyApplyError) as exc:
         raise CommandError(str(exc)) from None
     print(plan.render())
+    return 0
+
+
+def _tenants_export(settings: Settings, args: argparse.Namespace) -> int:
+    from app.tenancy.export import TenancyExportError, read_tenant_files, write_tenant_files
+
+    try:
+        files = asyncio.run(read_tenant_files(_owner_url(settings), args.tenant))
+    except TenancyExportError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        written = write_tenant_files(files, args.directory)
+    except OSError as exc:
+        raise CommandError(f"{args.directory}: cannot write the tenant files ({exc.strerror})") from None
+    for tenant in written:
+        print(f"{tenant.path} (managed by {tenant.managed_by})")
+    print(f"Exported {len(written)} tenant(s).")
     return 0
 
 
@@ -300,19 +342,31 @@ def _protocol_inzage(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
-    from app.sandbox.idp import DevIdpKeyMissing, issue_dev_token
+    from app.sandbox.idp import DEV_IDP_OPERATOR_ISSUER, DevIdpKeyMissing, issue_dev_token
 
+    if args.operator == (args.tenant is not None):
+        raise CommandError("dev token: give --tenant SLUG, or --operator")
     try:
-        token = issue_dev_token(
-            settings.state_dir,
-            tenant=args.tenant,
-            subject=args.employee or args.client,
-            employee=args.employee,
-            roles=tuple(args.role),
-            client=args.client,
-            organisation=args.organisation,
-            lifetime=args.lifetime,
-        )
+        if args.operator:
+            token = issue_dev_token(
+                settings.state_dir,
+                tenant=None,
+                subject=args.employee or "operator",
+                roles=("operator", *args.role),
+                issuer=DEV_IDP_OPERATOR_ISSUER,
+                lifetime=args.lifetime,
+            )
+        else:
+            token = issue_dev_token(
+                settings.state_dir,
+                tenant=args.tenant,
+                subject=args.employee or args.client,
+                employee=args.employee,
+                roles=tuple(args.role),
+                client=args.client,
+                organisation=args.organisation,
+                lifetime=args.lifetime,
+            )
     except DevIdpKeyMissing as exc:
         raise CommandError(str(exc)) from None
     print(token)

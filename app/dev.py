@@ -17,6 +17,7 @@ from pathlib import Path
 import msgspec
 
 from app.sandbox.config import SandboxConfig
+from app.sandbox.idp import DEV_IDP_ALGORITHM, DEV_IDP_AUDIENCE, DEV_IDP_OPERATOR_ISSUER, DEV_IDP_PATH
 from app.sandbox.pki import DevPki
 from app.settings import Settings
 from app.tenancy import Plan, TenantSpec, apply, load_tenant_files
@@ -60,6 +61,11 @@ def sandbox_settings(settings: Settings, pki: DevPki, sandbox_url: str) -> Setti
         environments=environments,
         idp_ca_bundle=pki.ca_cert,
         idp_identity=DEV_IDENTITY,
+        # The admin API's operator: the dev IdP's operator issuer (`brp-broker dev token --operator`).
+        operator_issuer=DEV_IDP_OPERATOR_ISSUER,
+        operator_audiences=(DEV_IDP_AUDIENCE,),
+        operator_jwks_uri=f"{sandbox_url}{DEV_IDP_PATH}/jwks.json",
+        operator_algorithms=(DEV_IDP_ALGORITHM,),
     )
 
 

@@ -23,8 +23,10 @@ from litestar.types import ExceptionHandlersMap
 
 from app.brp.problems import (
     PROBLEM_MEDIA_TYPE,
+    InvalidParam,
     Problem,
     ProblemError,
+    bad_request,
     internal_error,
     invalid_json,
     method_not_allowed,
@@ -38,6 +40,9 @@ from app.brp.problems import (
 __all__ = ["exception_handlers", "problem_response", "unexpected_error"]
 
 _log = structlog.get_logger("app.errors")
+
+# Where Litestar says a value it could not convert came from, other than the body.
+_PARAMETER_SOURCES = frozenset({"query", "path", "header", "cookie"})
 
 
 def problem_response(error: ProblemError, path: str) -> Response[bytes]:
@@ -63,7 +68,12 @@ def _problem_for_http_exception(exc: HTTPException) -> ProblemError:
     if isinstance(exc, NotFoundException):
         return not_found()
     if isinstance(exc, MethodNotAllowedException):
-        return method_not_allowed()
+        # The router names the methods the path has (the admin API's are not the gateway's POST).
+        refused = method_not_allowed()
+        allowed = (exc.headers or {}).get("allow")
+        if allowed:
+            refused.headers = {"Allow": allowed}
+        return refused
     if isinstance(exc, NotAuthorizedException):
         return unauthenticated()
     if exc.status_code == 415:
@@ -71,13 +81,28 @@ def _problem_for_http_exception(exc: HTTPException) -> ProblemError:
     if exc.status_code == 413:
         return request_too_large(None)
     if exc.status_code == 400:
-        # Litestar's own 400s come from parsing a body or parameter it could not decode.
-        return invalid_json()
+        return _problem_for_bad_input(exc)
     if exc.status_code >= 500:
         return internal_error()
     # Any other framework status keeps its code but gets a generic, detail-free body.
     title = "De bevraging bevat een fout."
     return ProblemError(Problem(type=type_for_status(exc.status_code), title=title, status=exc.status_code))
+
+
+def _problem_for_bad_input(exc: HTTPException) -> ProblemError:
+    """Litestar's own 400: a parameter it could not convert is named; anything else is the body."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    names = [
+        str(message["key"])
+        for message in extra
+        if isinstance(message, dict) and "key" in message and message.get("source") in _PARAMETER_SOURCES
+    ]
+    if not names or len(names) != len(extra):
+        return invalid_json()
+    # The converter's message can quote the value a client sent: a fixed reason instead.
+    return bad_request(
+        InvalidParam(code="invalid", name=name, reason="Waarde heeft een ongeldig formaat.") for name in names
+    )
 
 
 def unexpected_error(exc: BaseException, path: str) -> ProblemError:

@@ -29,6 +29,8 @@ from litestar.plugins import InitPluginProtocol
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from app.admin import admin_router
+from app.admin.auth import build_authenticator
 from app.correlation import CorrelationIdMiddleware
 from app.db import create_pool
 from app.draining import Drain
@@ -54,6 +56,7 @@ from app.telemetry import (
     instrument_asyncpg,
 )
 from app.tenancy import RateLimit, TenancyResolver, TenantDirectory
+from app.tenancy.service import TenancyService
 from app.upstream import Upstream
 from app.upstream.reachability import ReachabilityProbe
 
@@ -101,7 +104,9 @@ class BrokerPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register lifespan, routes, error handling and the OpenAPI document."""
         app_config.lifespan.append(self._lifespan)
-        app_config.route_handlers.extend([HealthController, MetricsController, *ROUTES, *SPEC_ROUTES])
+        app_config.route_handlers.extend(
+            [HealthController, MetricsController, *ROUTES, *SPEC_ROUTES, admin_router()]
+        )
         app_config.request_max_body_size = self.settings.max_body_bytes
         app_config.exception_handlers.update(exception_handlers)
         app_config.openapi_config = broker_openapi_config(version="0.1.0")
@@ -166,8 +171,15 @@ class BrokerPlugin(InitPluginProtocol):
                 metrics=metrics,
                 drain=self.drain,
             )
+            jwks = JwksCache(idp_client)
+            validator = TokenValidator(directory, jwks)
+            # The admin API: the gateway's validator for tenants' tokens, the operator's own IdP.
+            app.state.admin_authenticator = build_authenticator(settings, validator, jwks, directory)
+            app.state.tenancy_service = TenancyService(
+                pool, owner_url=settings.database_owner_url, secret_key=SecretKey.from_environment()
+            )
             app.state.pipeline = GatewayPipeline(
-                authenticator=JwtAuthenticator(TokenValidator(directory, JwksCache(idp_client))),
+                authenticator=JwtAuthenticator(validator),
                 resolver=TenancyResolver(directory),
                 limiter=limiter,
                 forwarder=upstream.forwarder,

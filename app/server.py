@@ -9,19 +9,23 @@ Owns what happens around the app in the process(es) that serve it:
   and message instead. Never prints a setting's value that could be a secret.
 - Workers: `settings.workers` processes (uvicorn's supervisor, one shared listening socket). Each
   worker builds its own app from the same settings (`_BrokerApp`, which crosses to the worker by
-  pickling) with its own pool, protocol writer and tracer; a worker that cannot start reports its
-  one line to the parent, which stops the others and raises it.
+  pickling) with its own pool, protocol writer and tracer; the workers' metrics meet in a shared
+  folder, so `/metrics` counts all of them; a worker that cannot start reports its one line to the
+  parent, which stops the others and raises it.
 - Graceful stop (`_GracefulStop`), in every serving process: the first SIGTERM or SIGINT marks the
   process draining at once (`/health/ready` answers 503 `draining`, every response carries
   `Connection: close`); `shutdown_delay_seconds` later uvicorn stops listening and gives the
-  requests in flight `shutdown_drain_seconds` to finish (it cancels the rest, which the pipeline
-  protocols as 499); then the lifespan stops, so the protocol writer writes every record it
-  accepted and the spans are flushed, and the process exits 0. A second signal stops at once.
+  requests in flight `shutdown_drain_seconds` to finish. It cancels the rest: the pipeline
+  protocols them as 499, their clients get 503 `brokerStopping` (not uvicorn's bare 500), and the
+  lifespan's end waits for those records before the protocol writer stops. Then the writer writes
+  every record it accepted, the spans are flushed, and the process exits 0. A second signal stops
+  at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import multiprocessing
@@ -29,19 +33,29 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import asyncpg
+import msgspec
 import structlog
 
+from app.brp.problems import PROBLEM_MEDIA_TYPE, service_unavailable
 from app.draining import Drain
 from app.logging import configure_logging
 from app.settings import Settings
-from app.telemetry import OtlpExport, TracingConfigError, otlp_export_from_environment
+from app.telemetry import (
+    MULTIPROCESS_DIR,
+    OtlpExport,
+    TracingConfigError,
+    otlp_export_from_environment,
+    shared_between_processes,
+)
 
 __all__ = ["StartupError", "require_free_port", "run_broker"]
 
@@ -51,10 +65,23 @@ _Send = Callable[[_Message], Awaitable[None]]
 _ASGIApp = Callable[..., Awaitable[None]]
 _SignalHandler = Callable[[int, FrameType | None], Any]
 
+# What the lifespan's first queries raise on a database that `brp-broker migrate` has not (fully) set up.
+_SCHEMA_ERRORS: Final = (
+    asyncpg.UndefinedTableError,
+    asyncpg.UndefinedColumnError,
+    asyncpg.UndefinedFunctionError,
+    asyncpg.InvalidSchemaNameError,
+)
+
 # uvicorn's exit status when the app's lifespan or the bind failed (uvicorn.config.STARTUP_FAILURE).
 _STARTUP_FAILURE: Final = 3
 _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 _CONNECTION_CLOSE: Final = (b"connection", b"close")
+# How long the lifespan's end waits for cancelled requests to write their protocol records.
+_CANCELLED_REQUESTS_SECONDS: Final = 10.0
+_STOPPING: Final = service_unavailable(
+    "brokerStopping", "De broker stopt; stuur het verzoek opnieuw.", retry_after=1
+)
 
 _log = structlog.get_logger("app.server")
 
@@ -141,12 +168,31 @@ def _serve_workers(settings: Settings, export: OtlpExport | None) -> None:
         ) from None
     supervisor = Multiprocess(config, sockets=[listener])
     try:
-        supervisor.run()
+        with _shared_metrics():
+            supervisor.run()
     finally:
         listener.close()
     if any(process.exitcode == _STARTUP_FAILURE for process in supervisor.processes):
         reason = failures.recv() if failures.poll() else "a worker did not start (see the log above)"
         raise StartupError(reason)
+
+
+@contextlib.contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """A folder the workers share their metrics through (`app.telemetry.metrics`), for this run.
+
+    Set before the workers start: prometheus-client picks its mode when a worker imports it. An
+    operator's own `PROMETHEUS_MULTIPROC_DIR` (emptied before each start) is used as it is.
+    """
+    if shared_between_processes():
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="brp-broker-metrics-") as folder:
+        os.environ[MULTIPROCESS_DIR] = folder
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
 
 
 def _uvicorn_config(settings: Settings, app: Any, **options: Any) -> Any:
@@ -176,7 +222,10 @@ def _describe(error: BaseException) -> str:
     while isinstance(error, BaseExceptionGroup) and error.exceptions:
         error = error.exceptions[0]  # the lifespan's own exception, not the task group around it
     detail = " ".join(str(error).split()) or "no detail"
-    return f"the broker did not start: {type(error).__name__}: {detail}"
+    cause = f"{type(error).__name__}: {detail}"
+    if isinstance(error, _SCHEMA_ERRORS):
+        cause = f"the database has no broker schema, or an older one (run `brp-broker migrate`): {cause}"
+    return f"the broker did not start: {cause}"
 
 
 class _BrokerApp:
@@ -265,7 +314,7 @@ class _GracefulStop:
     thread) no signal is touched.
     """
 
-    __slots__ = ("_delay", "_drain", "_installed", "_stopping", "app")
+    __slots__ = ("_active", "_delay", "_drain", "_idle", "_installed", "_stopping", "app")
 
     def __init__(self, app: _ASGIApp, drain: Drain, delay: float) -> None:
         self.app = app
@@ -273,14 +322,47 @@ class _GracefulStop:
         self._delay = delay
         self._installed: dict[int, tuple[_SignalHandler, _SignalHandler]] = {}
         self._stopping = False
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def __call__(self, scope: _Scope, receive: Any, send: _Send) -> None:
         if scope["type"] == "http":
-            await self.app(scope, receive, functools.partial(self._send, send))
-            return
-        if scope["type"] != "lifespan":
+            await self._request(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def _request(self, scope: _Scope, receive: Any, send: _Send) -> None:
+        started = False
+
+        async def send_draining(message: _Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if self._drain.draining:
+                    # Clients must not reuse the connection: the listener is about to close.
+                    message = {**message, "headers": [*message.get("headers", ()), _CONNECTION_CLOSE]}
+            await send(message)
+
+        self._active += 1
+        self._idle.clear()
+        try:
+            await self.app(scope, receive, send_draining)
+        except asyncio.CancelledError:
+            if not self._drain.draining:
+                raise
+            # uvicorn cancels what still runs when the drain bound is reached (the pipeline has
+            # protocolled it as 499): answer a clear 503 instead of its bare 500 and traceback.
+            if not started:
+                await _send_stopping(scope, send)
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+
+    async def _lifespan(self, scope: _Scope, receive: Any, send: _Send) -> None:
         loop = asyncio.get_running_loop()
 
         async def send_and_intercept(message: _Message) -> None:
@@ -288,16 +370,19 @@ class _GracefulStop:
                 self._intercept(loop)
             await send(message)
 
+        async def receive_after_requests() -> _Message:
+            message: _Message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                # uvicorn does not wait for the requests it cancelled: let them leave their
+                # protocol records before the writer stops.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), _CANCELLED_REQUESTS_SECONDS)
+            return message
+
         try:
-            await self.app(scope, receive, send_and_intercept)
+            await self.app(scope, receive_after_requests, send_and_intercept)
         finally:
             self._release()
-
-    async def _send(self, send: _Send, message: _Message) -> None:
-        # While draining, clients must not reuse the connection: the listener is about to close.
-        if message["type"] == "http.response.start" and self._drain.draining:
-            message = {**message, "headers": [*message.get("headers", ()), _CONNECTION_CLOSE]}
-        await send(message)
 
     def _intercept(self, loop: asyncio.AbstractEventLoop) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -342,3 +427,16 @@ class _GracefulStop:
         if not self._stopping:  # a second signal stopped it already
             self._stopping = True
             server_handler(signum, None)
+
+
+async def _send_stopping(scope: _Scope, send: _Send) -> None:
+    """503 `brokerStopping` (problem+json, Retry-After): the request was cancelled at the drain bound."""
+    body = msgspec.json.encode(_STOPPING.problem.at(str(scope.get("path", ""))))
+    headers = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in _STOPPING.headers.items()),
+        _CONNECTION_CLOSE,
+    ]
+    await send({"type": "http.response.start", "status": _STOPPING.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

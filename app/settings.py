@@ -101,6 +101,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     idp_identity: str | None = None
     # Re-read every tenant's configuration this often, besides on change (LISTEN/NOTIFY).
     tenancy_safety_reload_seconds: PositiveFloat = 60.0
+    # The operator's own identity provider (admin API): a token of `operator_issuer` for one of
+    # `operator_audiences` (comma-separated in the environment) with the role `operator` in the
+    # claim `operator_role_claim` is the operator. Unset: nobody is the operator.
+    operator_issuer: str | None = None
+    operator_audiences: tuple[str, ...] = ()
+    operator_jwks_uri: str | None = None
+    operator_role_claim: str = "roles"
+    operator_algorithms: tuple[str, ...] = ("RS256", "ES256")
 
     @property
     def migration_url(self) -> str | None:
@@ -120,6 +128,12 @@ def _env_name(field: str) -> str:
 
 
 _FIELDS: tuple[str, ...] = tuple(f.name for f in msgspec.structs.fields(Settings))
+# Lists of words given in one environment variable, comma-separated.
+_LIST_FIELDS: frozenset[str] = frozenset({"operator_audiences", "operator_algorithms"})
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -129,7 +143,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for name in _FIELDS:
         value = env.get(_env_name(name))
         if value is not None and value != "":
-            raw[name] = value
+            raw[name] = _split(value) if name in _LIST_FIELDS else value
     for name in raw:
         if name not in _FIELDS:
             raise SettingsError(_env_name(name), "is not a known setting")
@@ -199,6 +213,7 @@ def _check(settings: Settings) -> None:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", settings.database_runtime_role):
         raise SettingsError(_env_name("database_runtime_role"), "must be a plain lower-case role name")
     _check_upstream(settings)
+    _check_operator(settings)
 
 
 def _check_upstream(settings: Settings) -> None:
@@ -214,3 +229,14 @@ def _check_upstream(settings: Settings) -> None:
         raise SettingsError(
             _env_name("idp_identity"), f"names no configured identity ({settings.idp_identity!r})"
         )
+
+
+def _check_operator(settings: Settings) -> None:
+    if settings.operator_issuer is None:
+        return
+    if not settings.operator_issuer.startswith("https://"):
+        raise SettingsError(_env_name("operator_issuer"), "must be an https:// URL")
+    if not settings.operator_audiences:
+        raise SettingsError(_env_name("operator_audiences"), "must name at least one audience")
+    if settings.operator_jwks_uri is None:
+        raise SettingsError(_env_name("operator_jwks_uri"), "is required with BROKER_OPERATOR_ISSUER")

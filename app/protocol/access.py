@@ -12,13 +12,16 @@ Its functions are never on the request path, and never log a row.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 import asyncpg
+import structlog
 from asyncpg.pool import PoolConnectionProxy
 
+from app.brp.problems import ProblemError, service_unavailable
 from app.db.migrations import OWNER_ROLE
 from app.db.pool import SCHEMA
 
@@ -27,8 +30,17 @@ __all__ = [
     "ProtocolAccessError",
     "ProtocolSource",
     "operator_connection",
+    "read_unavailable",
     "tenant_transaction",
 ]
+
+_log = structlog.get_logger("app.protocol.access")
+
+# The database is down, unreachable, overloaded or slower than the pool's command timeout: no
+# answer (timeout, socket, connection lost) or SQLSTATE class 08 (connection), 53 (resources) or
+# 57 (operator intervention: cancelled, shutting down). Anything else is a defect, not an outage.
+_NO_ANSWER: Final = (asyncio.TimeoutError, OSError, asyncpg.InterfaceError)
+_UNAVAILABLE_CLASSES: Final = ("08", "53", "57")
 
 ProtocolSource: TypeAlias = asyncpg.Pool | str
 Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
@@ -72,3 +84,29 @@ async def tenant_transaction(
     async with pool.acquire() as connection, connection.transaction(isolation=isolation, readonly=readonly):
         await connection.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
         yield connection
+
+
+@asynccontextmanager
+async def read_unavailable() -> AsyncIterator[None]:
+    """Turn a database that cannot answer a protocol read (down, too slow) into 503 `protocolUnavailable`.
+
+    For the admin API's reads (inzage, usage, chain status); logs the error's type and SQLSTATE only.
+    """
+    try:
+        yield
+    except (*_NO_ANSWER, asyncpg.PostgresError) as error:
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        if not isinstance(error, _NO_ANSWER) and sqlstate[:2] not in _UNAVAILABLE_CLASSES:
+            raise
+        _log.warning(
+            "protocol_read_failed", error=type(error).__name__, sqlstate=getattr(error, "sqlstate", None)
+        )
+        raise _read_failed() from None
+
+
+def _read_failed() -> ProblemError:
+    return service_unavailable(
+        "protocolUnavailable",
+        "Het protocol kan nu niet worden gelezen; probeer het later opnieuw.",
+        retry_after=5,
+    )

@@ -17,6 +17,13 @@ that a spreadsheet would read as a formula are prefixed with `'`).
 
 Reads as the runtime role (a pool: the admin API, for one tenant under row-level security) or as
 the operator (owner URL). Never logs a BSN or an entry.
+
+An inzage through the admin API is itself a processing of the person's data, so
+`protocolled_inzage` protocols it like a gateway request: one record of the tenant (api `inzage`,
+the officer as subject and employee, the BSN as `consulted`), committed through the app's
+`ProtocolWriter` after the entries were read and before they may be answered; a record that
+cannot be committed raises the writer's 503 and the entries are never returned. The record shows
+up in later inzages for the same BSN, as it should: the citizen sees that the officer looked.
 """
 
 from __future__ import annotations
@@ -25,18 +32,33 @@ import csv
 import datetime as dt
 import io
 import re
+import time
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
+import asyncpg
 import msgspec
 
-from app.brp import PersonRole
+from app.brp import PersonRef, PersonRole
 from app.protocol.access import Connection, ProtocolSource, operator_connection, tenant_transaction
 from app.protocol.chain import normalise_time
+from app.protocol.record import ProtocolRecord
 
-__all__ = ["InzageEntry", "InzageFormat", "inzage", "render"]
+__all__ = [
+    "INZAGE_API",
+    "InzageEntry",
+    "InzageFormat",
+    "InzageOfficer",
+    "Recorder",
+    "inzage",
+    "inzage_record",
+    "protocolled_inzage",
+    "render",
+]
 
 InzageFormat = Literal["json", "csv"]
+# The `api` of the protocol record of an inzage through the admin API (no BRP API is called).
+INZAGE_API: Final = "inzage"
 
 _BSN: Final = re.compile(r"[0-9]{9}")
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -93,6 +115,81 @@ async def inzage(
             return await _entries(connection, tenant, bsn, *bounds)
     async with tenant_transaction(source, tenant, readonly=True) as connection:
         return await _entries(connection, tenant, bsn, *bounds)
+
+
+class Recorder(Protocol):
+    """Commits one protocol record, or raises `ProblemError` 503 (the `ProtocolWriter`)."""
+
+    async def record(self, record: ProtocolRecord) -> None: ...
+
+
+class InzageOfficer(msgspec.Struct, frozen=True, kw_only=True):
+    """Who asks for an inzage, and under which request ids, for its protocol record."""
+
+    tenant: str
+    subject: str
+    correlation_id: str
+    trace_id: str | None = None
+
+
+async def protocolled_inzage(
+    pool: asyncpg.Pool,
+    recorder: Recorder,
+    officer: InzageOfficer,
+    bsn: str,
+    *,
+    from_: dt.datetime | None = None,
+    to: dt.datetime | None = None,
+) -> list[InzageEntry]:
+    """The officer's tenant's requests about `bsn`, returned only once this inzage is protocolled.
+
+    Reads as the runtime role under row-level security (the officer's tenant only), then commits
+    the inzage's own record through `recorder`; raises its `ProblemError` 503 when it cannot.
+    """
+    occurred_at = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    entries = await inzage(pool, officer.tenant, bsn, from_, to)
+    await recorder.record(
+        inzage_record(
+            officer,
+            bsn,
+            from_=from_,
+            to=to,
+            occurred_at=occurred_at,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+    )
+    return entries
+
+
+def inzage_record(
+    officer: InzageOfficer,
+    bsn: str,
+    *,
+    from_: dt.datetime | None,
+    to: dt.datetime | None,
+    occurred_at: dt.datetime,
+    latency_ms: float,
+) -> ProtocolRecord:
+    """The protocol record of one inzage: who looked at whom, when, over which period."""
+    parameters: dict[str, object] = {"bsn": bsn}
+    if from_ is not None:
+        parameters["from"] = normalise_time(from_).isoformat()
+    if to is not None:
+        parameters["to"] = normalise_time(to).isoformat()
+    return ProtocolRecord(
+        tenant=officer.tenant,
+        occurred_at=occurred_at,
+        correlation_id=officer.correlation_id,
+        trace_id=officer.trace_id,
+        api=INZAGE_API,
+        status=200,
+        latency_ms=round(latency_ms, 3),
+        subject=officer.subject,
+        employee=officer.subject,
+        search_parameters=parameters,
+        persons=(PersonRef(bsn, PersonRole.CONSULTED),),
+    )
 
 
 def render(entries: Sequence[InzageEntry], fmt: InzageFormat) -> str:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from app.protocol.access import Connection
+import asyncpg
 
-__all__ = ["has_register"]
+from app.protocol.access import Connection, tenant_transaction
+
+__all__ = ["has_own_register", "has_register"]
 
 _HAS_REGISTER: Final = """
 SELECT EXISTS (SELECT 1 FROM protocol_chain_heads WHERE tenant = $1)
@@ -26,3 +28,9 @@ SELECT EXISTS (SELECT 1 FROM protocol_chain_heads WHERE tenant = $1)
 async def has_register(connection: Connection, tenant: str) -> bool:
     """Whether `tenant` has a protocol register (or what is left of one after retention)."""
     return bool(await connection.fetchval(_HAS_REGISTER, tenant))
+
+
+async def has_own_register(pool: asyncpg.Pool, tenant: str) -> bool:
+    """`has_register` as the runtime role, inside `tenant`'s own scope (row-level security)."""
+    async with tenant_transaction(pool, tenant, readonly=True) as connection:
+        return await has_register(connection, tenant)

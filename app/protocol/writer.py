@@ -171,8 +171,8 @@ class ProtocolWriter:
 
     @property
     def running(self) -> bool:
-        """True between `start()` and `stop()`."""
-        return self._task is not None and not self._closed
+        """True between `start()` and `stop()` while the drain task lives (readiness depends on it)."""
+        return self._task is not None and not self._task.done() and not self._closed
 
     def stats(self) -> WriterStats:
         """A snapshot of the counters."""
@@ -195,6 +195,12 @@ class ProtocolWriter:
         self._queue.put_nowait(None)
         try:
             await self._task
+        except asyncio.CancelledError:
+            # A drain task that was cancelled on its own is simply over; a stop that is itself
+            # being cancelled goes on being cancelled.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
         finally:
             self._task = None
             await self._connection.release()

@@ -37,6 +37,7 @@ __all__ = [
     "DEV_IDP_ALGORITHM",
     "DEV_IDP_AUDIENCE",
     "DEV_IDP_ISSUER",
+    "DEV_IDP_OPERATOR_ISSUER",
     "DEV_IDP_PATH",
     "DEV_IDP_TENANT_CLAIM",
     "DevIdpKeyMissing",
@@ -51,6 +52,9 @@ __all__ = [
 DEV_IDP_PATH: Final = "/dev-idp"
 # An identifier, not an address the broker dials: it stays the same whatever port the sandbox uses.
 DEV_IDP_ISSUER: Final = "https://127.0.0.1:8443/dev-idp"
+# The operator's tokens (admin API) come from an issuer of their own, signed with the same key: an
+# operator's identity provider is never one a tenant trusts.
+DEV_IDP_OPERATOR_ISSUER: Final = DEV_IDP_ISSUER + "/operator"
 DEV_IDP_AUDIENCE: Final = "brp-broker"
 DEV_IDP_TENANT_CLAIM: Final = "tenant"
 DEV_IDP_ALGORITHM: Final = "ES256"
@@ -103,7 +107,7 @@ def dev_idp_jwks(state_dir: Path) -> dict[str, Any]:
 def issue_dev_token(
     state_dir: Path,
     *,
-    tenant: str,
+    tenant: str | None,
     subject: str,
     employee: str | None = None,
     roles: Iterable[str] = (),
@@ -131,8 +135,9 @@ def issue_dev_token(
         "nbf": issued_at,
         "exp": issued_at + lifetime,
         "jti": secrets.token_urlsafe(16),
-        DEV_IDP_TENANT_CLAIM: tenant,
     }
+    if tenant is not None:  # None: an operator token (see DEV_IDP_OPERATOR_ISSUER)
+        claims[DEV_IDP_TENANT_CLAIM] = tenant
     optional = {"employee_id": employee, "azp": client, "organisation": organisation}
     claims.update({name: value for name, value in optional.items() if value is not None})
     role_list = list(roles)

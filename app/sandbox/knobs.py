@@ -146,8 +146,8 @@ class Counters(msgspec.Struct):
     traceparents: dict[str, str] = msgspec.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON answer of `GET /sandbox/counters`."""
-        return {
+        """The JSON answer of `GET /sandbox/counters` (`lastTraceparent` once a request carried one)."""
+        counted: dict[str, Any] = {
             "tokenRequests": {
                 afnemer: {
                     "total": sum(counts.values()),
@@ -161,8 +161,10 @@ class Counters(msgspec.Struct):
                 for afnemer, per_api in self.api_calls.items()
             },
             "unauthenticatedApiCalls": self.unauthenticated_api_calls,
-            "lastTraceparent": dict(self.traceparents),
         }
+        if self.traceparents:
+            counted["lastTraceparent"] = dict(self.traceparents)
+        return counted
 
 
 class Knobs:

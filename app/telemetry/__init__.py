@@ -6,8 +6,9 @@ shape of their kind and can never hold nine digits (`labels.py`); spans are scru
 are exported and asyncpg spans never carry SQL parameters (`tracing.py`). It never takes a
 request body, a response body, a header value (but W3C `traceparent`), a token, a name or a BSN.
 
-Everything is per app: the lifespan creates the `BrokerMetrics` (with its own registry) and the
-`TracerProvider`; nothing here registers anything globally. `BrokerTracer` opens the data path's
+Everything is per app: the lifespan creates the `BrokerMetrics` (with its own registry);
+`create_app` creates a `TracerProvider` only when it is given an exporter, and the lifespan flushes
+it; nothing here registers anything globally. `BrokerTracer` opens the data path's
 spans; `otlp_export_from_environment` reads the standard `OTEL_*` variables for `serve`.
 """
 
@@ -16,12 +17,14 @@ from __future__ import annotations
 from app.telemetry.labels import INVALID, NO_VALUE, LabelKind, clean_label
 from app.telemetry.metrics import (
     LATENCY_BUCKETS,
+    MULTIPROCESS_DIR,
     STATE_KEY,
     BrokerMetrics,
     KeyKind,
     MetricsController,
     TokenOutcome,
     TransportFailure,
+    shared_between_processes,
 )
 from app.telemetry.middleware import TracingMiddleware
 from app.telemetry.otlp import OtlpExport, TracingConfigError, otlp_export_from_environment
@@ -37,6 +40,7 @@ from app.telemetry.tracing import (
 __all__ = [
     "INVALID",
     "LATENCY_BUCKETS",
+    "MULTIPROCESS_DIR",
     "NO_VALUE",
     "STATE_KEY",
     "BrokerMetrics",
@@ -58,4 +62,5 @@ __all__ = [
     "http_outcome",
     "instrument_asyncpg",
     "otlp_export_from_environment",
+    "shared_between_processes",
 ]

@@ -5,6 +5,13 @@ Each `BrokerMetrics` owns its own `CollectorRegistry` (the lifespan creates one 
 apps in one process never share a counter, and nothing is registered in prometheus-client's
 global registry.
 
+Worker processes (`brp-broker serve --workers N`): `serve` gives them a shared folder in
+`PROMETHEUS_MULTIPROC_DIR` (prometheus-client's multi-process mode, chosen when it is imported),
+so every worker's values land there and `/metrics`, whichever worker answers the scrape, sums the
+counters and histograms of all of them; a gauge reports the most recent value written (reachability,
+certificate expiry) or the highest (rate-limit fallback). Process, platform and GC metrics describe one
+process and are left out in that mode.
+
 Labels are tenant slug, API, query type, status, problem code, environment, AfnemerID and OIN
 identity name — every value passes `clean_label` (see `labels.py`), so a BSN, name, address, token
 or employee id can never become a label value. The facade must never take free text or person data; a method
@@ -17,6 +24,7 @@ costs at most that many series before everything new is recorded as `overflow`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Final, Generic, Literal, TypeVar
 
@@ -31,12 +39,14 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
     generate_latest,
+    multiprocess,
 )
 
 from app.telemetry.labels import INVALID, LabelKind, clean_label
 
 __all__ = [
     "LATENCY_BUCKETS",
+    "MULTIPROCESS_DIR",
     "STATE_KEY",
     "BrokerMetrics",
     "KeyKind",
@@ -44,6 +54,9 @@ __all__ = [
     "TokenOutcome",
     "TransportFailure",
 ]
+
+MULTIPROCESS_DIR: Final = "PROMETHEUS_MULTIPROC_DIR"
+"""The variable naming the folder worker processes share their metrics through."""
 
 STATE_KEY: Final = "metrics"
 """`app.state[STATE_KEY]` holds the app's `BrokerMetrics`; the lifespan sets it."""
@@ -123,6 +136,7 @@ class BrokerMetrics:
         "_reachable",
         "_refused",
         "_requests",
+        "_shared",
         "_token_requests",
         "_upstream",
         "registry",
@@ -143,6 +157,7 @@ class BrokerMetrics:
         """
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self._max_series = max_series
+        self._shared = shared_between_processes()
         self._refused = _counter(self.registry, "metric_label_refused", _REFUSED_HELP, ("label", "reason"))
         self._create_request_metrics()
         self._create_upstream_metrics()
@@ -150,7 +165,7 @@ class BrokerMetrics:
         self._create_token_metrics()
         self._create_protocol_metrics()
         self._create_ratelimit_metrics()
-        if process_collectors:
+        if process_collectors and not self._shared:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
@@ -209,6 +224,14 @@ class BrokerMetrics:
     def ratelimited(self, tenant: str, key_kind: KeyKind) -> None:
         """One request refused (429) by the limit on `key_kind`."""
         self._limited((tenant, key_kind)).inc()
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format: of every worker process when they share a folder."""
+        if not self._shared:
+            return generate_latest(self.registry)
+        workers = CollectorRegistry()
+        multiprocess.MultiProcessCollector(workers)  # type: ignore[no-untyped-call]
+        return generate_latest(workers)
 
     # -- what /health/ready reports ---------------------------------------------------------------
 
@@ -288,6 +311,7 @@ class BrokerMetrics:
                 _names(kinds),
                 namespace=_NAMESPACE,
                 registry=self.registry,
+                multiprocess_mode="mostrecent",
             ),
             kinds,
         )
@@ -301,6 +325,7 @@ class BrokerMetrics:
                 _names((LabelKind.IDENTITY,)),
                 namespace=_NAMESPACE,
                 registry=self.registry,
+                multiprocess_mode="mostrecent",
             ),
             (LabelKind.IDENTITY,),
         )
@@ -367,6 +392,7 @@ class BrokerMetrics:
             "1 while the rate limiter runs on its in-process fallback, else 0.",
             namespace=_NAMESPACE,
             registry=self.registry,
+            multiprocess_mode="max",  # 1 while any worker is on its fallback
         )
         kinds = (LabelKind.TENANT, LabelKind.KEY_KIND)
         limited = _Family(
@@ -409,6 +435,11 @@ _REQUEST_KINDS: Final = (
 _UPSTREAM_KINDS: Final = (LabelKind.ENVIRONMENT, LabelKind.AFNEMER_ID, LabelKind.API, LabelKind.STATUS)
 
 
+def shared_between_processes() -> bool:
+    """Whether prometheus-client runs in multi-process mode (`PROMETHEUS_MULTIPROC_DIR` is set)."""
+    return any(name in os.environ for name in (MULTIPROCESS_DIR, MULTIPROCESS_DIR.lower()))
+
+
 def _names(kinds: tuple[LabelKind, ...]) -> tuple[str, ...]:
     return tuple(kind.value for kind in kinds)
 
@@ -436,4 +467,4 @@ class MetricsController(Controller):
     def exposition(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Every metric of this app (and only this app)."""
         metrics: BrokerMetrics = request.app.state[STATE_KEY]
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -85,8 +85,11 @@ class BrokerTracer:
         if self._tracer is None:
             return _OFF
         attributes = _identifiers(tenant, afnemer_id)
-        # The request's server span: tenant and afnemer are known for sure only now.
-        trace.get_current_span().set_attributes(attributes)
+        # The request's server span: tenant and afnemer are known for sure only now (it may have
+        # ended already, when the request was cancelled: then it is left alone).
+        request = trace.get_current_span()
+        if request.is_recording():
+            request.set_attributes(attributes)
         return _span(self._tracer, "protocol commit", SpanKind.INTERNAL, attributes)
 
 

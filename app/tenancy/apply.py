@@ -22,6 +22,17 @@ are resolved, is refused with every such problem named. The database enforces th
 every write, whoever writes. Pruned tenants are removed before the files are written, so what they
 held is free for the files.
 
+Files and the admin API share the tenants: a tenant is managed by file (`managed_by = 'file'`,
+migration 0010) or through the admin API ('api'). Apply refuses, before anything is written, a file
+for an API-managed tenant unless `take_over` is given, which hands the tenant back to the files
+(`managed_by` becomes 'file', a change of its own in the plan). Prune never removes an
+API-managed tenant: it has no file by design.
+
+Every change is audited (`app.audit`) in the same transaction, after its write: one entry per
+`Change`, actor "tenants apply", role "operator", the tenant's file as source (the directory for
+a pruned tenant), the object before and after with secrets fingerprinted, and one correlation id
+for the whole run. A dry run writes no entry.
+
 It never logs, prints or returns a secret: the plan names changed attributes, never their values.
 """
 
@@ -29,26 +40,44 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
 import asyncpg
 import msgspec
 
+from app.audit import AuditEntry, append_change, audit_document
 from app.db.migrations import OWNER_ROLE
 from app.tenancy import store
 from app.tenancy.models import Limits, TenantSpec
 from app.tenancy.ownership import IssuerTrust, afnemer_problems, shared_issuer_problems
 
-__all__ = ["APPLY_LOCK_KEY", "Change", "Plan", "TenancyApplyError", "apply", "diff_tenant", "plan"]
+__all__ = [
+    "APPLY_ACTOR",
+    "APPLY_LOCK_KEY",
+    "Change",
+    "Plan",
+    "TenancyApplyError",
+    "apply",
+    "diff_tenant",
+    "plan",
+    "write_tenant",
+]
 
 # Any fixed 64-bit number; this one reads "brp-tena" in hex-ish.
 APPLY_LOCK_KEY: Final = 0x6272_702D_7465_6E61
+# Who the audit names for a change made by `tenants apply` (its role: the operator's command).
+APPLY_ACTOR: Final = "tenants apply"
+_APPLY_ROLE: Final = "operator"
+_TAKE_OVER: Final = ("managed_by",)
 
 Action = Literal["add", "change", "remove"]
 T = TypeVar("T")
 
 _SYMBOL: Final = {"add": "+", "change": "~", "remove": "-"}
 _LIMIT_SCOPES: Final = ("tenant", "afnemer", "employee")
+# The tenant's own attributes (the rest of a TenantSpec are objects of their own).
+_TENANT_FIELDS: Final = ("name", "kind", "pattern", "status", "admin")
 
 
 class TenancyApplyError(Exception):
@@ -79,6 +108,8 @@ class Plan(msgspec.Struct, frozen=True):
     changes: tuple[Change, ...]
     # Tenants in the database without a file, kept because prune was not asked for.
     kept: tuple[str, ...] = ()
+    # Tenants managed through the admin API that have no file: apply and prune leave them alone.
+    api_managed: tuple[str, ...] = ()
     prune: bool = False
     dry_run: bool = True
     applied: bool = False
@@ -95,6 +126,7 @@ class Plan(msgspec.Struct, frozen=True):
             lines.append(f"tenant {tenant}:")
             lines.extend(f"  {c.render()}" for c in self.changes if c.tenant == tenant)
         lines.extend(f"tenant {slug}: no file; kept (--prune removes it)" for slug in self.kept)
+        lines.extend(f"tenant {slug}: managed through the admin API; left alone" for slug in self.api_managed)
         if self.is_empty:
             lines.append("No changes: the database matches the tenant files.")
         elif self.dry_run:
@@ -104,21 +136,48 @@ class Plan(msgspec.Struct, frozen=True):
         return "\n".join(lines)
 
 
-async def plan(url: str, specs: Sequence[TenantSpec], prune: bool) -> Plan:
+class _Run(msgspec.Struct, frozen=True):
+    """One apply: whether it takes API-managed tenants over, where its files are, its correlation id."""
+
+    take_over: bool
+    directory: str | None
+    correlation_id: str
+
+    def source(self, slug: str | None = None) -> str | None:
+        """The file of tenant `slug` (the directory itself without a slug), for the audit."""
+        if self.directory is None or slug is None:
+            return self.directory
+        return str(Path(self.directory) / f"{slug}.toml")
+
+
+async def plan(url: str, specs: Sequence[TenantSpec], prune: bool, *, take_over: bool = False) -> Plan:
     """The changes `apply` would make; the database is not changed."""
-    return await apply(url, specs, prune, dry_run=True)
+    return await apply(url, specs, prune, dry_run=True, take_over=take_over)
 
 
-async def apply(url: str, specs: Sequence[TenantSpec], prune: bool, dry_run: bool) -> Plan:
-    """Bring the database at `url` (owner/migration URL) in line with `specs`; the plan it followed."""
+async def apply(
+    url: str,
+    specs: Sequence[TenantSpec],
+    prune: bool,
+    dry_run: bool,
+    *,
+    take_over: bool = False,
+    directory: Path | str | None = None,
+) -> Plan:
+    """Bring the database at `url` (owner/migration URL) in line with `specs`; the plan it followed.
+
+    `take_over`: also overwrite tenants managed through the admin API, handing them to the files.
+    `directory`: where the files were read (`<directory>/<slug>.toml`), named as the audit's source.
+    """
     _check_specs(specs, prune)
+    run = _Run(take_over, None if directory is None else str(directory), str(uuid.uuid4()))
     connection = await asyncpg.connect(url)
     try:
         # READ COMMITTED: the database's check of shared issuers must see concurrent writers (0008).
         transaction = connection.transaction(isolation="read_committed")
         await transaction.start()
         try:
-            result = await _apply_locked(connection, specs, prune, dry_run)
+            result = await _apply_locked(connection, specs, prune, dry_run, run)
         except BaseException:
             await transaction.rollback()
             raise
@@ -143,19 +202,20 @@ def _check_specs(specs: Sequence[TenantSpec], prune: bool) -> None:
 
 
 async def _apply_locked(
-    connection: asyncpg.Connection, specs: Sequence[TenantSpec], prune: bool, dry_run: bool
+    connection: asyncpg.Connection, specs: Sequence[TenantSpec], prune: bool, dry_run: bool, run: _Run
 ) -> Plan:
     await _become_owner(connection)
     await connection.execute("SELECT pg_advisory_xact_lock($1)", APPLY_LOCK_KEY)
     registry = {entry.slug: entry for entry in await store.list_tenants(connection)}
     absent = sorted(set(registry) - {s.slug for s in specs})
-    remaining = set(registry) - set(absent) if prune else set(registry)
-    await _check_ownership(connection, specs, remaining)
-    if prune and not dry_run:
+    by_api = await _managed_by_api(connection, sorted(registry), lock=not dry_run)
+    _refuse_api_managed([s.slug for s in specs if s.slug in by_api], run.take_over)
+    pruned = [slug for slug in absent if slug not in by_api] if prune else []
+    await _check_ownership(connection, specs, set(registry) - set(pruned))
+    if not dry_run:
         # First, so that what a pruned tenant held (an AfnemerID, an issuer) is free for the files.
-        for slug in absent:
-            await store.scope_to(connection, slug)
-            await store.delete_tenant(connection, registry[slug].id)
+        for slug in pruned:
+            await _prune(connection, registry[slug].id, slug, run)
     changes: list[Change] = []
     for spec in sorted(specs, key=lambda s: s.slug):
         entry = registry.get(spec.slug)
@@ -163,18 +223,115 @@ async def _apply_locked(
         await store.scope_to(connection, spec.slug)
         current = await store.read_tenant(connection) if entry else None
         tenant_changes = diff_tenant(current, spec)
+        if spec.slug in by_api:  # taken over (refused above otherwise)
+            tenant_changes.insert(0, Change(spec.slug, "tenant", spec.slug, "change", _TAKE_OVER))
         if tenant_changes and not dry_run:
-            await _write_tenant(connection, tenant_id, current, spec)
+            if spec.slug in by_api:
+                await store.set_managed_by(connection, tenant_id, "file")
+            await write_tenant(connection, tenant_id, current, spec)
+            await _audit(connection, tenant_changes, current, spec, run)
         changes.extend(tenant_changes)
-    if prune:
-        changes.extend(Change(slug, "tenant", slug, "remove") for slug in absent)
+    changes.extend(Change(slug, "tenant", slug, "remove") for slug in pruned)
     return Plan(
         changes=tuple(changes),
-        kept=() if prune else tuple(absent),
+        kept=() if prune else tuple(slug for slug in absent if slug not in by_api),
+        api_managed=tuple(slug for slug in absent if slug in by_api),
         prune=prune,
         dry_run=dry_run,
         applied=not dry_run,
     )
+
+
+async def _managed_by_api(connection: asyncpg.Connection, slugs: Iterable[str], *, lock: bool) -> set[str]:
+    """The tenants among `slugs` managed through the admin API (with `lock`, rows locked until commit,
+    so an admin API write to one of them waits for the apply)."""
+    managed: set[str] = set()
+    for slug in slugs:
+        await store.scope_to(connection, slug)
+        management = await store.tenant_management(connection, lock=lock)
+        if management is not None and management.managed_by == "api":
+            managed.add(slug)
+    return managed
+
+
+def _refuse_api_managed(slugs: Sequence[str], take_over: bool) -> None:
+    if not slugs or take_over:
+        return
+    names = ", ".join(repr(slug) for slug in slugs)
+    which = f"tenant {names} is" if len(slugs) == 1 else f"tenants {names} are"
+    raise TenancyApplyError(
+        f"{which} managed through the admin API; `tenants apply` does not overwrite "
+        f"{'it' if len(slugs) == 1 else 'them'} (nothing was changed; --take-over hands "
+        f"{'it' if len(slugs) == 1 else 'them'} to the files)"
+    )
+
+
+async def _prune(connection: asyncpg.Connection, tenant_id: uuid.UUID, slug: str, run: _Run) -> None:
+    await store.scope_to(connection, slug)
+    try:
+        before: Any = await store.read_tenant(connection)
+    except msgspec.ValidationError:
+        before = {"slug": slug}  # a configuration that no longer fits the model is removed all the same
+    await store.delete_tenant(connection, tenant_id)
+    await append_change(connection, _entry(Change(slug, "tenant", slug, "remove"), before, None, run))
+
+
+# -- the audit ----------------------------------------------------------------------------------
+
+
+async def _audit(
+    connection: asyncpg.Connection,
+    changes: Iterable[Change],
+    current: TenantSpec | None,
+    desired: TenantSpec,
+    run: _Run,
+) -> None:
+    """One audit entry per change, with the object before and after (secrets fingerprinted)."""
+    for change in changes:
+        if change.object == "tenant" and change.fields == _TAKE_OVER:
+            before: Any = {"managed_by": "api"}
+            after: Any = {"managed_by": "file"}
+        else:
+            before, after = _object_of(current, change), _object_of(desired, change)
+        await append_change(connection, _entry(change, before, after, run, source=run.source(change.tenant)))
+
+
+def _entry(change: Change, before: Any, after: Any, run: _Run, *, source: str | None = None) -> AuditEntry:
+    return AuditEntry(
+        tenant=change.tenant,
+        actor=APPLY_ACTOR,
+        role=_APPLY_ROLE,
+        via="tenants apply",
+        source=source if source is not None else run.source(),
+        resource=change.object,
+        key=change.key,
+        action=change.action,
+        before=audit_document(before),
+        after=audit_document(after),
+        correlation_id=run.correlation_id,
+    )
+
+
+def _object_of(spec: TenantSpec | None, change: Change) -> Any:
+    """The object a change is about, as `spec` has it (None: not in it)."""
+    if spec is None:
+        return None
+    if change.object == "tenant":
+        return {
+            "slug": spec.slug,
+            **{name: msgspec.to_builtins(getattr(spec, name)) for name in _TENANT_FIELDS},
+        }
+    if change.object == "limit":
+        return getattr(spec.limits, change.key)
+    collections: dict[str, tuple[Iterable[Any], Callable[[Any], str]]] = {
+        "member": (spec.members, lambda m: m.code),
+        "issuer": (spec.issuers, lambda i: i.issuer),
+        "afnemer": (spec.afnemers, lambda a: a.afnemer_id),
+        "gegevensset": (spec.gegevenssets, lambda g: g.name),
+        "rule": (spec.rules, lambda r: r.name),
+    }
+    items, key = collections[change.object]
+    return next((item for item in items if key(item) == change.key), None)
 
 
 async def _check_ownership(
@@ -229,7 +386,7 @@ def diff_tenant(current: TenantSpec | None, desired: TenantSpec) -> list[Change]
         changes.append(Change(slug, "tenant", slug, "add"))
         current = TenantSpec(slug=slug, name=desired.name, kind=desired.kind, pattern=desired.pattern)
     else:
-        fields = _changed_fields(current, desired, ("name", "kind", "pattern", "status"))
+        fields = _changed_fields(current, desired, _TENANT_FIELDS)
         if fields:
             changes.append(Change(slug, "tenant", slug, "change", fields))
     changes += _diff(slug, "member", current.members, desired.members, lambda m: m.code)
@@ -278,15 +435,17 @@ def _changed_fields(before: Any, after: Any, names: Iterable[str] | None = None)
 # -- writing ------------------------------------------------------------------------------------
 
 
-async def _write_tenant(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, current: TenantSpec | None, desired: TenantSpec
+async def write_tenant(
+    connection: store.Connection, tenant_id: uuid.UUID, current: TenantSpec | None, desired: TenantSpec
 ) -> None:
+    """Write what differs between `current` (None: a new tenant) and `desired`, in the caller's
+    transaction and tenant scope (also the admin API's write path)."""
     # Order matters for the foreign keys: what others point at is added before and removed after
     # what points at it (members ← afnemers ← rules → gegevenssets).
     if current is None:
         await store.insert_tenant(connection, tenant_id, desired)
         current = TenantSpec(slug=desired.slug, name=desired.name, kind=desired.kind, pattern=desired.pattern)
-    elif _changed_fields(current, desired, ("name", "kind", "pattern", "status")):
+    elif _changed_fields(current, desired, _TENANT_FIELDS):
         await store.update_tenant(connection, tenant_id, desired)
     for member in _added_or_changed(current.members, desired.members):
         await store.put_member(connection, tenant_id, member)
@@ -312,7 +471,7 @@ async def _write_tenant(
 
 
 async def _write_limits(
-    connection: asyncpg.Connection, tenant_id: uuid.UUID, current: Limits, desired: Limits
+    connection: store.Connection, tenant_id: uuid.UUID, current: Limits, desired: Limits
 ) -> None:
     for scope in _LIMIT_SCOPES:
         before, after = getattr(current, scope), getattr(desired, scope)

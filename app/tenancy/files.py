@@ -29,6 +29,7 @@ from app.secrets import SecretKey, SecretReferenceError, is_encrypted, validate_
 from app.tenancy.models import (
     REQUIRED_HEADER_NAMES,
     SUBJECT_KINDS,
+    AdminRoles,
     AfnemerSpec,
     Limits,
     MemberOrganisation,
@@ -43,6 +44,7 @@ __all__ = [
     "TenantFileProblem",
     "load_tenant_files",
     "parse_tenant",
+    "tenant_document",
 ]
 
 T = TypeVar("T")
@@ -70,6 +72,7 @@ _TOP_KEYS: Final = (
     "gegevenssets",
     "rules",
     "limits",
+    "admin",
 )
 _KINDS: Final = ("organisation", "samenwerkingsverband")
 _PATTERNS: Final = {"organisation": ("saas",), "samenwerkingsverband": ("delegatie", "gezamenlijk_personeel")}
@@ -181,6 +184,7 @@ class _Checker:
         gegevenssets = self.gegevenssets(raw.get("gegevenssets"))
         rules = self.rules(raw.get("rules"), afnemers, {g.name for g in gegevenssets}, member_codes)
         limits = self.limits(raw.get("limits"))
+        admin = self.admin(raw.get("admin"))
         if pattern is not None:
             self.pattern_fits(pattern, afnemers, rules)
         if self.problems or not (slug and name and kind and pattern):
@@ -197,6 +201,7 @@ class _Checker:
             gegevenssets=gegevenssets,
             rules=rules,
             limits=limits or Limits(),
+            admin=admin or AdminRoles(),
         )
 
     def slug(self, raw: Mapping[str, Any], expected: str | None) -> str | None:
@@ -395,6 +400,22 @@ class _Checker:
             return None
         return self.convert(raw, Limits, "limits")
 
+    def admin(self, raw: Any) -> AdminRoles | None:
+        if raw is None:
+            return None
+        roles = self.convert(raw, AdminRoles, "admin")
+        if roles is None:
+            return None
+        for field in ("admin_roles", "privacy_officer_roles"):
+            names: tuple[str, ...] = getattr(roles, field)
+            if not names or not all(name.strip() for name in names):
+                self.problem(f"admin.{field}", "must list at least one role name")
+        if set(roles.admin_roles) & set(roles.privacy_officer_roles):
+            self.problem(
+                "admin.privacy_officer_roles", "a role is either an admin role or a privacy officer role"
+            )
+        return roles
+
     # -- small checks ----------------------------------------------------------------------------
 
     def unknown_keys(self, raw: Mapping[str, Any], known: Iterable[str], prefix: str) -> None:
@@ -466,6 +487,42 @@ class _Checker:
         except msgspec.ValidationError as exc:
             self.problem(*_translate(str(exc), key))
             return None
+
+
+def tenant_document(spec: TenantSpec) -> dict[str, Any]:
+    """`spec` as the document of its tenant file (TOML's shape as plain data); `parse_tenant` reads it back.
+
+    Objects keyed by name are tables under that name (`[rules.<name>]`), issuers an array; defaults
+    are left out, so the document says what a person would write.
+    """
+
+    def table(value: msgspec.Struct, *keys: str) -> dict[str, Any]:
+        data: dict[str, Any] = msgspec.to_builtins(value)
+        return {k: v for k, v in data.items() if k not in keys and v is not None}
+
+    document: dict[str, Any] = {
+        "slug": spec.slug,
+        "name": spec.name,
+        "kind": spec.kind,
+        "pattern": spec.pattern,
+    }
+    if spec.status != "active":
+        document["status"] = spec.status
+    if spec.admin != AdminRoles():
+        document["admin"] = table(spec.admin)
+    if spec.members:
+        document["members"] = {m.code: table(m, "code") for m in spec.members}
+    document["issuers"] = [table(issuer, "tenant") for issuer in spec.issuers]
+    if spec.afnemers:
+        document["afnemers"] = {a.afnemer_id: table(a, "afnemer_id") for a in spec.afnemers}
+    if spec.gegevenssets:
+        document["gegevenssets"] = {g.name: table(g, "name") for g in spec.gegevenssets}
+    if spec.rules:
+        document["rules"] = {r.name: table(r, "name") for r in spec.rules}
+    limits = table(spec.limits)
+    if limits:
+        document["limits"] = limits
+    return document
 
 
 def _flat_patterns() -> tuple[str, ...]:

@@ -29,10 +29,13 @@ from app.secrets import SecretKey
 from app.upstream import AfnemerAccount
 
 __all__ = [
+    "DEFAULT_ADMIN_ROLES",
+    "DEFAULT_PRIVACY_OFFICER_ROLES",
     "REQUIRED_HEADER_NAMES",
     "SUBJECT_KINDS",
     "Access",
     "AccessRule",
+    "AdminRoles",
     "Afnemer",
     "AfnemerSpec",
     "DirectorySnapshot",
@@ -135,6 +138,17 @@ class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     employee: RateLimit | None = None
 
 
+DEFAULT_ADMIN_ROLES: Final = ("brp-admin",)
+DEFAULT_PRIVACY_OFFICER_ROLES: Final = ("privacy-officer",)
+
+
+class AdminRoles(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Which roles in the tenant's own tokens make a tenant admin or a privacy officer (admin API)."""
+
+    admin_roles: tuple[str, ...] = DEFAULT_ADMIN_ROLES
+    privacy_officer_roles: tuple[str, ...] = DEFAULT_PRIVACY_OFFICER_ROLES
+
+
 class TenantSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One tenant's whole configuration, as in `tenants/<slug>.toml` and in the database.
 
@@ -152,6 +166,7 @@ class TenantSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     gegevenssets: tuple[Gegevensset, ...] = ()
     rules: tuple[RuleSpec, ...] = ()
     limits: Limits = msgspec.field(default_factory=Limits)
+    admin: AdminRoles = msgspec.field(default_factory=AdminRoles)
 
 
 # --- Runtime: what the hot path reads ------------------------------------------------------------

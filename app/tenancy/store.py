@@ -28,8 +28,10 @@ __all__ = [
     "NOTIFY_CHANNEL",
     "Connection",
     "RegistryEntry",
+    "TenantManagement",
     "afnemer_holders",
     "delete_afnemer",
+    "delete_ceiling",
     "delete_gegevensset",
     "delete_issuer",
     "delete_limit",
@@ -41,13 +43,17 @@ __all__ = [
     "issuer_trusts",
     "list_tenants",
     "put_afnemer",
+    "put_ceiling",
     "put_gegevensset",
     "put_issuer",
     "put_limit",
     "put_member",
     "put_rule",
+    "read_ceilings",
     "read_tenant",
     "scope_to",
+    "set_managed_by",
+    "tenant_management",
     "update_tenant",
 ]
 
@@ -55,6 +61,13 @@ __all__ = [
 NOTIFY_CHANNEL: Final = "brp_tenancy"
 
 Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+class TenantManagement(msgspec.Struct, frozen=True):
+    """A tenant's id and who manages it: 'file' (tenants apply) or 'api' (the admin API)."""
+
+    id: uuid.UUID
+    managed_by: str
 
 
 class RegistryEntry(msgspec.Struct, frozen=True):
@@ -115,6 +128,9 @@ async def scope_to(connection: Connection, slug: str) -> None:
 _READ_TENANT = """
 SELECT json_build_object(
     'slug', t.slug, 'name', t.name, 'kind', t.kind, 'pattern', t.pattern, 'status', t.status,
+    'admin', json_build_object(
+        'admin_roles', to_json(t.admin_roles), 'privacy_officer_roles', to_json(t.privacy_officer_roles)
+    ),
     'members', coalesce((
         SELECT json_agg(json_build_object(
             'code', m.code, 'name', m.name, 'gemeente_code', m.gemeente_code, 'oin', m.oin
@@ -170,29 +186,77 @@ async def read_tenant(connection: Connection) -> TenantSpec | None:
 # -- writing: the tenant itself ------------------------------------------------------------------
 
 
-async def insert_tenant(connection: Connection, tenant_id: uuid.UUID, spec: TenantSpec) -> None:
-    """Create the tenant row (the registry follows by trigger)."""
+async def insert_tenant(
+    connection: Connection, tenant_id: uuid.UUID, spec: TenantSpec, *, managed_by: str = "file"
+) -> None:
+    """Create the tenant row (the registry follows by trigger); `managed_by` is 'file' or 'api'."""
     await connection.execute(
-        "INSERT INTO broker.tenants (id, slug, name, kind, pattern, status) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO broker.tenants (id, slug, name, kind, pattern, status, admin_roles, "
+        "privacy_officer_roles, managed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         tenant_id,
         spec.slug,
         spec.name,
         spec.kind,
         spec.pattern,
         spec.status,
+        list(spec.admin.admin_roles),
+        list(spec.admin.privacy_officer_roles),
+        managed_by,
     )
 
 
 async def update_tenant(connection: Connection, tenant_id: uuid.UUID, spec: TenantSpec) -> None:
     """Change the tenant row's own attributes."""
     await connection.execute(
-        "UPDATE broker.tenants SET name = $2, kind = $3, pattern = $4, status = $5, updated_at = now() "
-        "WHERE id = $1",
+        "UPDATE broker.tenants SET name = $2, kind = $3, pattern = $4, status = $5, admin_roles = $6, "
+        "privacy_officer_roles = $7, updated_at = now() WHERE id = $1",
         tenant_id,
         spec.name,
         spec.kind,
         spec.pattern,
         spec.status,
+        list(spec.admin.admin_roles),
+        list(spec.admin.privacy_officer_roles),
+    )
+
+
+async def tenant_management(connection: Connection, *, lock: bool = True) -> TenantManagement | None:
+    """How the transaction's tenant is managed; None when it has no tenant row. With `lock`, its
+    row stays locked until the transaction ends, so concurrent admin writes to one tenant queue."""
+    statement = "SELECT id, managed_by FROM broker.tenants"
+    row = await connection.fetchrow(statement + (" FOR UPDATE" if lock else ""))
+    return None if row is None else TenantManagement(row["id"], row["managed_by"])
+
+
+async def set_managed_by(connection: Connection, tenant_id: uuid.UUID, managed_by: str) -> None:
+    """Hand the tenant to the files ('file') or to the admin API ('api')."""
+    await connection.execute(
+        "UPDATE broker.tenants SET managed_by = $2, updated_at = now() WHERE id = $1", tenant_id, managed_by
+    )
+
+
+async def read_ceilings(connection: Connection) -> dict[str, RateLimit]:
+    """The operator's limit ceilings of the transaction's tenant, by scope."""
+    rows = await connection.fetch("SELECT scope, rate, burst FROM broker.limit_ceilings ORDER BY scope")
+    return {row["scope"]: RateLimit(rate=row["rate"], burst=row["burst"]) for row in rows}
+
+
+async def put_ceiling(connection: Connection, tenant_id: uuid.UUID, scope: str, limit: RateLimit) -> None:
+    """Set the operator's ceiling of one limit scope."""
+    await connection.execute(
+        "INSERT INTO broker.limit_ceilings (tenant_id, scope, rate, burst) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (tenant_id, scope) DO UPDATE SET rate = EXCLUDED.rate, burst = EXCLUDED.burst",
+        tenant_id,
+        scope,
+        limit.rate,
+        limit.burst,
+    )
+
+
+async def delete_ceiling(connection: Connection, tenant_id: uuid.UUID, scope: str) -> None:
+    """No ceiling for one limit scope."""
+    await connection.execute(
+        "DELETE FROM broker.limit_ceilings WHERE tenant_id = $1 AND scope = $2", tenant_id, scope
     )
 
 

@@ -60,8 +60,16 @@ def load_identity(config: IdentityConfig) -> OinIdentity:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(str(config.certificate), str(config.private_key))
-    except (OSError, ssl.SSLError) as exc:
-        raise IdentityError(f"identity {config.name}: cannot load certificate and key ({exc})") from None
+    except ssl.SSLError as exc:
+        # The certificate was read above: the key is no PEM key, encrypted, or another certificate's.
+        raise IdentityError(
+            f"identity {config.name}: private key {config.private_key} is unusable with certificate "
+            f"{config.certificate} ({exc.reason or 'not a PEM private key'})"
+        ) from None
+    except OSError as exc:
+        raise IdentityError(
+            f"identity {config.name}: cannot read private key {config.private_key} ({exc.strerror or exc})"
+        ) from None
     identity = OinIdentity(
         name=config.name,
         oin=config.oin,

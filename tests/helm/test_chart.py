@@ -37,6 +37,10 @@ CHART_MANAGED_SETTINGS = {
     "identities",
     "idp_ca_bundle",
     "sandbox_port",
+    # From shutdown.drainSeconds; the pause before SIGTERM is the preStop hook; one worker per pod.
+    "shutdown_drain_seconds",
+    "shutdown_delay_seconds",
+    "workers",
 }
 # Variables whose plain value the chart may render: none of them can hold a secret.
 PLAIN_ENV = {
@@ -125,6 +129,15 @@ def test_the_grace_period_outlasts_the_pre_stop_pause_and_the_drain(minimal: Ren
     pod = pod_spec(minimal.one("Deployment"))
     pause = broker_container(minimal)["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert pod["terminationGracePeriodSeconds"] > pause + 25
+
+
+def test_the_broker_drains_for_shutdown_drain_seconds_right_after_the_pre_stop_pause(
+    render: Callable[..., Rendered],
+) -> None:
+    settings = settings_file(render(MINIMAL, set_values=["shutdown.drainSeconds=12"]))
+    assert settings["shutdown_drain_seconds"] == 12
+    assert "shutdown_delay_seconds" not in settings  # 0: the preStop pause already took the time
+    assert "workers" not in settings  # 1 per pod
 
 
 def test_a_grace_period_shorter_than_the_drain_fails_the_render(render: Callable[..., Rendered]) -> None:
@@ -473,6 +486,7 @@ def test_hook_jobs_reach_only_dns_and_postgresql(production: Rendered) -> None:
         (["identities[0].name=a", "identities[0].oin=123", "identities[0].existingSecret=s"], "oin"),
         (["settings.idp_identity=nobody"], "names no identity"),
         (["settings.no_such_setting=1"], "no_such_setting"),
+        (["telemetry.otlp.protocol=grpc"], "telemetry.otlp.protocol"),
         (["tenants.files.Bad_Name\\.toml=x"], "Bad_Name"),
         (
             ["autoscaling.enabled=true", "autoscaling.minReplicas=5", "autoscaling.maxReplicas=3"],
@@ -488,6 +502,7 @@ def test_hook_jobs_reach_only_dns_and_postgresql(production: Rendered) -> None:
         "short-oin",
         "unknown-idp-identity",
         "unknown-setting",
+        "otlp-protocol-the-broker-does-not-ship",
         "bad-tenant-file-name",
         "autoscaler-min-above-max",
     ],

@@ -83,6 +83,9 @@ app.kubernetes.io/component: broker
 {{- if not (hasKey $settings "ratelimit_replicas") }}
 {{- $_ := set $settings "ratelimit_replicas" (int (include "brp-broker.maxReplicas" .)) }}
 {{- end }}
+{{- /* SIGTERM comes after the preStop pause: the broker drains at once (shutdown_delay_seconds
+     stays 0), and one worker per pod (workers stays 1): scale with replicas. */}}
+{{- $_ := set $settings "shutdown_drain_seconds" (int .Values.shutdown.drainSeconds) }}
 {{- $identities := list }}
 {{- range .Values.identities }}
 {{- $identity := dict "name" .name "oin" .oin }}

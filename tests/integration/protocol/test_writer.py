@@ -358,3 +358,17 @@ async def test_a_caller_that_gives_up_does_not_withdraw_its_record(
     await writer.stop()
     assert waiting.cancelled()
     assert len(await stored_records(database_url, [abandoned.correlation_id])) == 1
+
+
+async def test_a_writer_whose_drain_task_died_is_not_running(app_pool: asyncpg.Pool) -> None:
+    # Readiness asks `running`: a dead drain task can commit nothing, so the replica is not ready.
+    writer = ProtocolWriter(app_pool)
+    await writer.start()
+    assert writer.running
+    task = writer._task
+    assert task is not None
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not writer.running
+    await writer.stop()
