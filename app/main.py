@@ -176,7 +176,10 @@ class BrokerPlugin(InitPluginProtocol):
             # The admin API: the gateway's validator for tenants' tokens, the operator's own IdP.
             app.state.admin_authenticator = build_authenticator(settings, validator, jwks, directory)
             app.state.tenancy_service = TenancyService(
-                pool, owner_url=settings.database_owner_url, secret_key=SecretKey.from_environment()
+                pool,
+                owner_url=settings.database_owner_url,
+                secret_key=SecretKey.from_environment(),
+                committed=lambda slug: directory.reload([slug]),
             )
             app.state.pipeline = GatewayPipeline(
                 authenticator=JwtAuthenticator(validator),

@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -126,12 +127,41 @@ class _DryRun(Exception):
 class TenancyService:
     """The admin API's access to tenant configuration; one per app."""
 
-    __slots__ = ("_owner_url", "_pool", "_secret_key")
+    __slots__ = ("_committed", "_owner_url", "_pool", "_secret_key")
 
-    def __init__(self, pool: asyncpg.Pool, *, owner_url: str | None, secret_key: SecretKey | None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        owner_url: str | None,
+        secret_key: SecretKey | None,
+        committed: Callable[[str], Awaitable[object]] | None = None,
+    ) -> None:
+        """`committed(slug)` runs after each committed change, before it is answered: the app
+        reloads that tenant in this replica's directory, so a client reads its own writes (other
+        replicas follow the NOTIFY within moments)."""
         self._pool = pool
         self._owner_url = owner_url
         self._secret_key = secret_key
+        self._committed = committed
+
+    @asynccontextmanager
+    async def _writing(self, connection: store.Connection, request: ChangeRequest) -> AsyncIterator[None]:
+        """One read-committed transaction: rolled back on error and for a dry run, else committed
+        (deferred constraints are checked then), and then `committed` for the tenant."""
+        transaction = connection.transaction(isolation="read_committed")
+        await transaction.start()
+        try:
+            yield
+        except BaseException:
+            await transaction.rollback()
+            raise
+        if request.dry_run:
+            await transaction.rollback()
+            return
+        await transaction.commit()
+        if self._committed is not None:
+            await self._committed(request.slug)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -158,19 +188,9 @@ class TenancyService:
         would make, and the state it would leave).
         """
         try:
-            async with self._pool.acquire() as connection:
-                transaction = connection.transaction(isolation="read_committed")
-                await transaction.start()
-                try:
-                    result = await self._change_in(connection, request, edit)
-                except BaseException:
-                    await transaction.rollback()
-                    raise
-                if request.dry_run:
-                    await transaction.rollback()
-                else:
-                    await transaction.commit()
-                return result
+            async with self._pool.acquire() as connection, self._writing(connection, request):
+                result = await self._change_in(connection, request, edit)
+            return result
         except asyncpg.PostgresError as error:
             problem = _database_problem(error)
             if problem is None:
@@ -210,51 +230,41 @@ class TenancyService:
         Ceilings are operator data about an API-managed tenant; a file-managed tenant's admins
         change nothing through the API, so it needs none.
         """
-        async with self._pool.acquire() as connection:
-            transaction = connection.transaction()
-            await transaction.start()
-            try:
-                await store.scope_to(connection, request.slug)
-                found = await _read_state(connection, lock=True)
-                if found is None:
-                    raise not_found()
-                tenant_id, state = found
-                _require_api_managed(state)
-                _check_precondition(etag_of(request.view(state)), request.if_match)
-                wanted = dict(state.ceilings)
-                for scope, ceiling in ceilings.items():
-                    if ceiling is None:
-                        wanted.pop(scope, None)
-                    else:
-                        wanted[scope] = ceiling
-                changes = [
-                    Change(
-                        request.slug,
-                        "limit_ceiling",
-                        scope,
-                        _action(state.ceilings.get(scope), wanted.get(scope)),
+        async with self._pool.acquire() as connection, self._writing(connection, request):
+            await store.scope_to(connection, request.slug)
+            found = await _read_state(connection, lock=True)
+            if found is None:
+                raise not_found()
+            tenant_id, state = found
+            _require_api_managed(state)
+            _check_precondition(etag_of(request.view(state)), request.if_match)
+            wanted = dict(state.ceilings)
+            for scope, ceiling in ceilings.items():
+                if ceiling is None:
+                    wanted.pop(scope, None)
+                else:
+                    wanted[scope] = ceiling
+            changes = [
+                Change(
+                    request.slug,
+                    "limit_ceiling",
+                    scope,
+                    _action(state.ceilings.get(scope), wanted.get(scope)),
+                )
+                for scope in LIMIT_SCOPES
+                if state.ceilings.get(scope) != wanted.get(scope)
+            ]
+            for change in changes:
+                after = wanted.get(change.key)
+                if after is None:
+                    await store.delete_ceiling(connection, tenant_id, change.key)
+                else:
+                    await store.put_ceiling(connection, tenant_id, change.key, after)
+                if not request.dry_run:
+                    await append_change(
+                        connection,
+                        _entry(request, change, state.ceilings.get(change.key), after),
                     )
-                    for scope in LIMIT_SCOPES
-                    if state.ceilings.get(scope) != wanted.get(scope)
-                ]
-                for change in changes:
-                    after = wanted.get(change.key)
-                    if after is None:
-                        await store.delete_ceiling(connection, tenant_id, change.key)
-                    else:
-                        await store.put_ceiling(connection, tenant_id, change.key, after)
-                    if not request.dry_run:
-                        await append_change(
-                            connection,
-                            _entry(request, change, state.ceilings.get(change.key), after),
-                        )
-            except BaseException:
-                await transaction.rollback()
-                raise
-            if request.dry_run:
-                await transaction.rollback()
-            else:
-                await transaction.commit()
         return msgspec.structs.replace(state, ceilings=wanted)
 
     async def create(self, request: ChangeRequest, document: Document) -> tuple[TenantState, list[Change]]:
@@ -266,18 +276,8 @@ class TenancyService:
         document = self._with_stored_secrets(document, request.slug)
         spec = self.validate(document, request.slug)
         try:
-            async with self._pool.acquire() as connection:
-                transaction = connection.transaction(isolation="read_committed")
-                await transaction.start()
-                try:
-                    changes = await self._create_in(connection, request, spec)
-                except BaseException:
-                    await transaction.rollback()
-                    raise
-                if request.dry_run:
-                    await transaction.rollback()
-                else:
-                    await transaction.commit()
+            async with self._pool.acquire() as connection, self._writing(connection, request):
+                changes = await self._create_in(connection, request, spec)
         except asyncpg.PostgresError as error:
             problem = _database_problem(error)
             if problem is None:
@@ -322,17 +322,8 @@ class TenancyService:
             )
         connection = await asyncpg.connect(self._owner_url)
         try:
-            transaction = connection.transaction(isolation="read_committed")
-            await transaction.start()
-            try:
+            async with self._writing(connection, request):
                 changes = await self._delete_in(connection, request)
-            except BaseException:
-                await transaction.rollback()
-                raise
-            if request.dry_run:
-                await transaction.rollback()
-            else:
-                await transaction.commit()
             return changes
         finally:
             await connection.close()

@@ -1,5 +1,6 @@
 """The operator onboards a gemeente through the API alone; a tenant admin grants and revokes access
-and the gateway follows within the directory's reload."""
+and the gateway follows: at once on the replica that answered the change (it reloads the tenant
+before answering), within the NOTIFY reload on every other."""
 
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ async def test_a_role_granted_through_the_api_works_at_once_and_a_revoked_one_is
         headers=tenant_admin,
     )
     assert granted.status_code == 200, granted.text
-    await admin.until(lambda s: any(r.name == "wijkteam" for r in s.tenants["nieuwegem"].rules))
     assert (await admin.client.post(PERSONEN, json=RAADPLEEG, headers=wijkteam)).status_code == 200
 
     revoked = await admin.client.delete(
@@ -38,5 +38,4 @@ async def test_a_role_granted_through_the_api_works_at_once_and_a_revoked_one_is
         headers={**tenant_admin, "If-Match": granted.headers["ETag"]},
     )
     assert revoked.status_code == 200, revoked.text
-    await admin.until(lambda s: not any(r.name == "wijkteam" for r in s.tenants["nieuwegem"].rules))
     assert (await admin.client.post(PERSONEN, json=RAADPLEEG, headers=wijkteam)).status_code == 403
