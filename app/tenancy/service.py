@@ -200,13 +200,7 @@ class TenancyService:
     async def _change_in(
         self, connection: store.Connection, request: ChangeRequest, edit: Edit
     ) -> tuple[TenantState, list[Change]]:
-        await store.scope_to(connection, request.slug)
-        found = await _read_state(connection, lock=True)
-        if found is None:
-            raise not_found()
-        tenant_id, state = found
-        _require_api_managed(state)
-        _check_precondition(etag_of(request.view(state)), request.if_match)
+        tenant_id, state = await _locked_for_change(connection, request)
         document = tenant_document(state.spec)
         edit(document)
         desired = self.validate(document, request.slug)
@@ -231,13 +225,7 @@ class TenancyService:
         change nothing through the API, so it needs none.
         """
         async with self._pool.acquire() as connection, self._writing(connection, request):
-            await store.scope_to(connection, request.slug)
-            found = await _read_state(connection, lock=True)
-            if found is None:
-                raise not_found()
-            tenant_id, state = found
-            _require_api_managed(state)
-            _check_precondition(etag_of(request.view(state)), request.if_match)
+            tenant_id, state = await _locked_for_change(connection, request)
             wanted = dict(state.ceilings)
             for scope, ceiling in ceilings.items():
                 if ceiling is None:
@@ -331,13 +319,7 @@ class TenancyService:
     async def _delete_in(self, connection: asyncpg.Connection, request: ChangeRequest) -> list[Change]:
         # As the owner, whom FORCE ROW LEVEL SECURITY binds too: only this tenant's rows.
         await connection.execute(f'SET LOCAL ROLE "{OWNER_ROLE}"')
-        await store.scope_to(connection, request.slug)
-        found = await _read_state(connection, lock=True)
-        if found is None:
-            raise not_found()
-        tenant_id, state = found
-        _require_api_managed(state)
-        _check_precondition(etag_of(request.view(state)), request.if_match)
+        tenant_id, state = await _locked_for_change(connection, request)
         changes = [Change(request.slug, "tenant", request.slug, "remove")]
         await store.delete_tenant(connection, tenant_id)
         if not request.dry_run:
@@ -423,6 +405,21 @@ async def _read_state(connection: store.Connection, *, lock: bool) -> tuple[uuid
         return None
     ceilings = await store.read_ceilings(connection)
     return management.id, TenantState(spec=spec, managed_by=management.managed_by, ceilings=ceilings)
+
+
+async def _locked_for_change(
+    connection: store.Connection, request: ChangeRequest
+) -> tuple[uuid.UUID, TenantState]:
+    """The tenant `request` changes, its row locked: 404 when there is none, 409 when its file
+    manages it, 412/428 when `If-Match` does not match the resource as it is."""
+    await store.scope_to(connection, request.slug)
+    found = await _read_state(connection, lock=True)
+    if found is None:
+        raise not_found()
+    tenant_id, state = found
+    _require_api_managed(state)
+    _check_precondition(etag_of(request.view(state)), request.if_match)
+    return tenant_id, state
 
 
 def _require_api_managed(state: TenantState) -> None:
