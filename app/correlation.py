@@ -7,6 +7,7 @@ only when it is short and plain (it ends up in logs and in the legal protocol).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -57,7 +58,7 @@ class CorrelationIdMiddleware:
         correlation_id = _incoming(scope) or str(uuid.uuid4())
         scope[_SCOPE_KEY] = correlation_id  # type: ignore[literal-required]
         started = time.perf_counter()
-        status = 500
+        status: int | None = None  # until the response starts
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -69,11 +70,16 @@ class CorrelationIdMiddleware:
         with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
             try:
                 await self.app(scope, receive, send_with_id)
+            except asyncio.CancelledError:
+                # Cancelled before it was answered (client gone, drain bound): 499, as protocolled.
+                if status is None:
+                    status = 499
+                raise
             finally:
                 _log.info(
                     "request",
                     method=method,
                     path=scope["path"],
-                    status=status,
+                    status=500 if status is None else status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 )
