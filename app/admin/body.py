@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, TypeVar
 
-import msgspec
 from litestar.dto import AbstractDTO, DTOFieldDefinition
 from litestar.dto._backend import DTOBackend
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
-from app.brp.problems import invalid_json
+from app.admin.text import refuse_nul
+from app.brp import decode_json
 
 __all__ = ["RawBody"]
 
@@ -55,11 +55,10 @@ class RawBody(AbstractDTO[T]):
         return schema
 
     def decode_bytes(self, value: bytes) -> Any:
-        """The body's JSON as plain data (400 when it is not JSON)."""
-        try:
-            return msgspec.json.decode(value)
-        except msgspec.DecodeError:
-            raise invalid_json() from None
+        """The body's JSON as plain data (400 when it is not JSON, or holds a NUL character)."""
+        document = decode_json(value)
+        refuse_nul(document)
+        return document
 
     def decode_builtins(self, value: dict[str, Any]) -> Any:
         """Already plain data."""

@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.admin.controllers import CONTROLLERS
+from app.admin.text import refuse_nul_in_address
 
 __all__ = ["ADMIN_PATH", "admin_openapi", "admin_router"]
 
@@ -32,7 +33,12 @@ _DESCRIPTION: Final = (
 
 def admin_router() -> Router:
     """The admin API as served: every controller under `/admin/v1`, and its document."""
-    return Router(path=ADMIN_PATH, route_handlers=[*CONTROLLERS, _openapi_document], include_in_schema=False)
+    return Router(
+        path=ADMIN_PATH,
+        route_handlers=[*CONTROLLERS, _openapi_document],
+        include_in_schema=False,
+        before_request=refuse_nul_in_address,
+    )
 
 
 @functools.cache

@@ -54,7 +54,7 @@ from app.brp.queries import (
     response_type_for,
     search_parameters,
 )
-from app.brp.validation import parse_query
+from app.brp.validation import decode_json, parse_query
 
 __all__ = [
     "API_PATHS",
@@ -90,6 +90,7 @@ __all__ = [
     "api_of",
     "bad_request",
     "check_media_types",
+    "decode_json",
     "encode_query",
     "extract_persons",
     "fields_catalogue",

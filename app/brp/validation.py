@@ -66,7 +66,7 @@ from app.brp.fields import MAX_FIELDS, FieldsCatalogue, ResponseType, fields_cat
 from app.brp.problems import InvalidParam, bad_request, invalid_json
 from app.brp.queries import QUERY_TYPES, Api, Query
 
-__all__ = ["parse_query"]
+__all__ = ["decode_json", "parse_query"]
 
 # --- RvIG's reasons --------------------------------------------------------------------------------
 
@@ -509,18 +509,26 @@ _TABLES: Final[Mapping[Api, Mapping[str, _QueryRules]]] = MappingProxyType(
 _DECODER: Final = msgspec.json.Decoder()
 
 
+def decode_json(body: bytes) -> Any:
+    """The JSON document of a request body, or the 400 `invalid_json()` for one that is not JSON.
+
+    Bad UTF-8 inside a string and nesting past the interpreter's depth surface as
+    `UnicodeDecodeError` and `RecursionError` rather than as `DecodeError`; to a client all three
+    are a body that is not JSON (never a 500).
+    """
+    try:
+        return _DECODER.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        raise invalid_json() from None
+
+
 def parse_query(api: Api, body: bytes) -> Query:
     """Validate a request body for one API and return the typed query.
 
     Raises `ProblemError`: `invalid_json()` for a body that is not a JSON object, else RvIG's 400
     `paramsValidation` listing every invalid parameter (order and texts: module docstring).
     """
-    try:
-        document = _DECODER.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        # Bad UTF-8 inside a string and nesting past the interpreter's depth surface as the latter
-        # two rather than as DecodeError; to a client all three are a body that is not JSON.
-        raise invalid_json() from None
+    document = decode_json(body)
     if not isinstance(document, dict):
         raise invalid_json()
     return _rules_for(api, document).apply(document)

@@ -56,6 +56,8 @@ _AFNEMER_ID: Final = re.compile(r"^[0-9]{6}$")
 _GEMEENTE_CODE: Final = re.compile(r"^[0-9]{4}$")
 _OIN: Final = re.compile(r"^[0-9]{20}$")
 _HTTPS: Final = re.compile(r"^https://\S+$")
+# RFC 7518 §6.2.2 (EC), §6.3.2 (RSA), RFC 8037 (OKP): the members only a private key has.
+_PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _MSGSPEC_AT: Final = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _UNKNOWN_FIELD: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
 _MISSING_FIELD: Final = re.compile(r"^Object missing required field `(?P<name>[^`]+)`")
@@ -300,6 +302,11 @@ class _Checker:
             self.problem(f"{key}.jwks_uri", "must be an https:// URL")
         if issuer.jwks is not None and not isinstance(issuer.jwks.get("keys"), list):
             self.problem(f"{key}.jwks", "must be a JSON Web Key Set (a table with a `keys` array)")
+        elif issuer.jwks is not None:
+            for index, jwk in enumerate(issuer.jwks["keys"]):
+                problem = _private_key_problem(jwk)
+                if problem is not None:
+                    self.problem(f"{key}.jwks.keys[{index}]", problem)
         refused = [a for a in issuer.algorithms if a not in ALLOWED_ALGORITHMS]
         if refused or not issuer.algorithms:
             allowed = ", ".join(sorted(ALLOWED_ALGORITHMS))
@@ -546,6 +553,18 @@ def _translate(message: str, prefix: str) -> tuple[str, str]:
     if missing:
         return _join(key, missing["name"]), "is required"
     return key, text[0].lower() + text[1:]
+
+
+def _private_key_problem(jwk: Any) -> str | None:
+    """Why a JWK cannot be an identity provider's public key (never quoting its values)."""
+    if not isinstance(jwk, Mapping):
+        return "must be a JSON Web Key (a table)"
+    if jwk.get("kty") == "oct":
+        return "is a symmetric key: only public keys verify tokens (and a shared secret is never stored)"
+    private = sorted(member for member in _PRIVATE_JWK_MEMBERS if member in jwk)
+    if private:
+        return f"holds private key material ({', '.join(private)}): give the public key only"
+    return None
 
 
 def _who_as_list(entry: Any) -> Any:

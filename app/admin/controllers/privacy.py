@@ -39,7 +39,7 @@ from app.admin.auth import (
     require_tenant_role,
 )
 from app.admin.body import RawBody
-from app.brp.problems import InvalidParam, bad_request, not_found
+from app.brp.problems import InvalidParam, ProblemError, bad_request, not_found
 from app.correlation import correlation_id_of
 from app.protocol import BreakKind, ChainReport, InzageEntry, render, verify
 from app.protocol.access import read_unavailable
@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 _BSN_PATTERN: Final = r"^[0-9]{9}$"
+_BSN: Final = re.compile("[0-9]{9}")
 _CSV: Final = "text/csv"
 # `... - at `$.bsn``, `Object missing required field `bsn``, `Object contains unknown field `tenant``
 _ERROR_FIELD: Final = re.compile(r"(?:at `\$\.|field `)([A-Za-z_][A-Za-z0-9_]*)")
@@ -175,16 +176,20 @@ def _parse(data: JSONBody[Any]) -> InzageRequest:
         message = str(error)
         name = _field_of(message)
         if "matching regex" in message:
-            # The BRP APIs' own rule and words for a burgerservicenummer.
-            problem = InvalidParam(
-                code="pattern", name=name, reason=f"Waarde voldoet niet aan patroon {_BSN_PATTERN}."
-            )
-        else:
-            problem = InvalidParam(code="invalid", name=name, reason=message)
-        raise bad_request([problem]) from None
+            raise _bsn_problem(name) from None
+        raise bad_request([InvalidParam(code="invalid", name=name, reason=message)]) from None
+    if _BSN.fullmatch(asked.bsn) is None:  # the pattern's `$` also lets "…\n" through
+        raise _bsn_problem("bsn")
     if asked.from_ is not None and asked.to is not None and asked.to <= asked.from_:
         raise bad_request([InvalidParam(code="date", name="to", reason="Waarde ligt niet na from.")])
     return asked
+
+
+def _bsn_problem(name: str) -> ProblemError:
+    """The BRP APIs' own rule and words for a burgerservicenummer."""
+    return bad_request(
+        [InvalidParam(code="pattern", name=name, reason=f"Waarde voldoet niet aan patroon {_BSN_PATTERN}.")]
+    )
 
 
 def _field_of(message: str) -> str:

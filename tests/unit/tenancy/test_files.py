@@ -258,3 +258,27 @@ def test_shared_issuer_tenant_claim_value_defaults_to_the_slug(tmp_path: Path) -
         f"{tmp_path / 'two.toml'}: issuers: issuer https://idp.example.org: tenant_claim_value 'one' is "
         "already used by tenant 'one'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("jwk", "problem"),
+    [
+        (
+            '{ kty = "EC", crv = "P-256", x = "AA", y = "AA", d = "c2VjcmV0" }',
+            "holds private key material (d): give the public key only",
+        ),
+        (
+            '{ kty = "oct", k = "c2VjcmV0" }',
+            "is a symmetric key: only public keys verify tokens (and a shared secret is never stored)",
+        ),
+    ],
+    ids=["private-ec", "symmetric"],
+)
+def test_an_inline_jwks_holds_public_keys_only(tmp_path: Path, jwk: str, problem: str) -> None:
+    text = VALID.format(slug="test").replace(
+        'jwks_uri = "https://idp.example.org/jwks.json"', f"jwks = {{ keys = [{jwk}] }}"
+    )
+    path = _write(tmp_path, "test", text)
+    problems = _problems(tmp_path)
+    assert problems == [f"{path}: issuers[0].jwks.keys[0]: {problem}"]
+    assert "c2VjcmV0" not in problems[0]
