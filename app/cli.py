@@ -41,6 +41,7 @@ from app.server import StartupError, require_free_port, run_broker
 from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from app.audit import AuditVerifyReport
     from app.sandbox.config import SandboxConfig
     from app.sandbox.server import SandboxThread
 
@@ -115,6 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     encrypt.add_argument("--tenant", required=True, help="tenant slug")
     encrypt.add_argument("--afnemer", required=True, help="AfnemerID")
     _protocol_parser(commands)
+    audit = commands.add_parser("audit", help="the audit log of configuration changes (needs the owner URL)")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_verify = audit_commands.add_parser(
+        "verify", help="check the hash chain; report the first broken link"
+    )
+    audit_verify.add_argument("--tenant")
     return parser
 
 
@@ -170,6 +177,8 @@ def _command(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace
         return _dev_token
     if args.command == "protocol":
         return _PROTOCOL[args.protocol_command]
+    if args.command == "audit":
+        return _audit_verify
     return _COMMANDS[args.command]
 
 
@@ -294,6 +303,36 @@ def _protocol_verify(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(_require_tenant(url, args.tenant))
     report = asyncio.run(verify(url, args.tenant))
     print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit import format_audit_report, verify_audit
+    from app.protocol import ProtocolAccessError
+    from app.protocol.access import operator_connection
+    from app.tenancy.store import find_tenant
+
+    async def verified() -> AuditVerifyReport:
+        async with operator_connection(url) as connection:
+            report = await verify_audit(connection, args.tenant)
+            # A removed tenant's audit outlives it; a tenant with neither never existed.
+            never_existed = (
+                args.tenant is not None
+                and not report.chains[0].entries
+                and await find_tenant(connection, args.tenant) is None
+            )
+            if never_existed:
+                raise CommandError(
+                    f"--tenant {args.tenant}: no such tenant (not registered, no audit entries)"
+                )
+            return report
+
+    url = _owner_url(settings)
+    try:
+        report = asyncio.run(verified())
+    except ProtocolAccessError as exc:
+        raise CommandError(str(exc)) from None
+    print(format_audit_report(report))
     return 0 if report.ok else 1
 
 

@@ -32,7 +32,14 @@ from app.audit.log import (
     read_audit,
 )
 from app.audit.service import AuditService, AuditUnavailable, UnknownAuditTenant
-from app.audit.verify import AuditBreak, AuditBreakKind, AuditChainReport, AuditVerifyReport, verify_audit
+from app.audit.verify import (
+    AuditBreak,
+    AuditBreakKind,
+    AuditChainReport,
+    AuditVerifyReport,
+    format_audit_report,
+    verify_audit,
+)
 
 __all__ = [
     "MAX_PAGE",
@@ -55,6 +62,7 @@ __all__ = [
     "append_change",
     "audit_document",
     "fingerprint_secret",
+    "format_audit_report",
     "read_audit",
     "redact_secrets",
     "verify_audit",

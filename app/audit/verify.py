@@ -26,7 +26,14 @@ import msgspec
 from app.audit.chain import ChainedEntry, entry_hash, genesis_hash
 from app.audit.log import AuditQueryError, Connection
 
-__all__ = ["AuditBreak", "AuditBreakKind", "AuditChainReport", "AuditVerifyReport", "verify_audit"]
+__all__ = [
+    "AuditBreak",
+    "AuditBreakKind",
+    "AuditChainReport",
+    "AuditVerifyReport",
+    "format_audit_report",
+    "verify_audit",
+]
 
 _ROWS: Final = """
 SELECT tenant, seq, recorded_at, actor, role, via, source, resource, key, action,
@@ -100,6 +107,19 @@ async def verify_audit(source: asyncpg.Pool | Connection, tenant: str | None = N
     async with source.transaction(isolation="repeatable_read", readonly=True):
         tenants = [tenant] if tenant is not None else await _tenants(source)
         return AuditVerifyReport(tuple([await _verify_tenant(source, t) for t in tenants]))
+
+
+def format_audit_report(report: AuditVerifyReport) -> str:
+    """One line per chain, for the CLI: tenant, entries, head, and the first break if any."""
+    lines = []
+    for chain in report.chains:
+        broken = chain.first_break
+        state = "ok" if broken is None else f"BROKEN at seq {broken.seq} ({broken.kind}): {broken.detail}"
+        lines.append(
+            f"{chain.tenant}\tentries={chain.entries}\thead={chain.head_seq}:{chain.head_hash}\t{state}"
+        )
+    lines.append("audit chain intact" if report.ok else "audit chain BROKEN")
+    return "\n".join(lines)
 
 
 async def _tenants(connection: Connection) -> list[str]:
