@@ -8,7 +8,7 @@ handlers and models, in an app of their own that is never served, and rendered o
 from __future__ import annotations
 
 import functools
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 from litestar import Litestar, Response, Router, get
@@ -17,10 +17,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from app.admin.controllers import CONTROLLERS
 from app.admin.text import refuse_nul_in_address
+from app.brp.problems import PROBLEM_MEDIA_TYPE, Problem
 
 __all__ = ["ADMIN_PATH", "admin_openapi", "admin_router"]
 
 ADMIN_PATH: Final = "/admin/v1"
+_REF: Final = "#/components/schemas/{name}"
 
 _DESCRIPTION: Final = (
     "Operators onboard tenants (tenants, members, identity providers, AfnemerIDs and their secrets, "
@@ -64,7 +66,27 @@ def admin_openapi() -> bytes:
     )
     documented = Router(path=ADMIN_PATH, route_handlers=[*CONTROLLERS])
     app = Litestar(route_handlers=[documented], openapi_config=config)
-    return msgspec.json.encode(app.openapi_schema.to_schema())
+    return msgspec.json.encode(_with_problems(app.openapi_schema.to_schema()))
+
+
+def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Errors as they are answered: problem+json (`app.errors`), not Litestar's own 400 shape."""
+    (schema,), components = msgspec.json.schema_components([Problem], ref_template=_REF)
+    document.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    problem = {PROBLEM_MEDIA_TYPE: {"schema": schema}}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "400" in responses:
+                responses["400"] = {
+                    "description": "The request is not valid (the field is named).",
+                    "content": problem,
+                }
+            responses["default"] = {
+                "description": "Any other error: problem+json (RFC 9457).",
+                "content": problem,
+            }
+    return document
 
 
 @get("/openapi.json", include_in_schema=False, sync_to_thread=False)

@@ -236,3 +236,15 @@ async def test_the_admin_openapi_document_has_the_real_schemas(admin: AdminBroke
     assert "client_secret" not in document["components"]["schemas"]["AfnemerView"]["properties"]
     broker_schema = (await admin.client.get("/schema/openapi.json")).json()
     assert not any(path.startswith("/admin") for path in broker_schema["paths"])
+
+
+async def test_the_admin_openapi_document_describes_errors_as_problems(admin: AdminBroker) -> None:
+    document = (await admin.client.get(f"{ADMIN}/openapi.json")).json()
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert responses["default"]["content"] == problem, (method, path)
+            if "400" in responses:
+                assert responses["400"]["content"] == problem, (method, path)
+    assert "invalidParams" in document["components"]["schemas"]["Problem"]["properties"]
