@@ -35,12 +35,12 @@ from app.brp import (
     parse_query,
     search_parameters,
 )
-from app.brp.problems import method_not_allowed, request_too_large, service_unavailable
+from app.brp.problems import method_not_allowed, request_too_large
 from app.correlation import correlation_id_of
 from app.errors import unexpected_error
 from app.gateway.seams import AccessResolver, Authenticator, Limiter, Protocoller, UpstreamForwarder
 from app.identity.authenticator import AuthenticatedCaller
-from app.protocol import NO_TENANT, ProtocolRecord
+from app.protocol import NO_TENANT, ProtocolRecord, protocol_unavailable
 from app.telemetry import BrokerMetrics, current_trace_id
 from app.tenancy import Access
 from app.upstream import UpstreamAnswer
@@ -49,7 +49,6 @@ __all__ = ["GatewayPipeline"]
 
 # The record of a request cancelled before it was answered: no client is left to get a status.
 _CANCELLED = (499, "requestCancelled")
-_UNPROTOCOLLED = "Het verzoek kon niet worden geprotocolleerd; er zijn geen gegevens verstrekt."
 
 
 class _Trail(msgspec.Struct):
@@ -180,7 +179,7 @@ class GatewayPipeline:
             # Whether the record was committed is unknown, so nothing may be delivered; and it is
             # never tried again, which could leave two records of one request.
             unexpected_error(defect, request.url.path)  # logs the defect's type; its 500 is not sent
-            unavailable = service_unavailable("protocolUnavailable", _UNPROTOCOLLED)
+            unavailable = protocol_unavailable()
             self._finished(trail, unavailable.status, unavailable.problem.code)
             raise unavailable from defect
         self._finished(trail, status, problem_code)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from app.protocol.access import ProtocolAccessError, ProtocolSource
 from app.protocol.anonymous import LaneStats
+from app.protocol.append import protocol_unavailable
 from app.protocol.chain import NO_TENANT, ChainedRecord
 from app.protocol.inzage import InzageEntry, InzageFormat, inzage, render
 from app.protocol.partitions import (
@@ -59,6 +60,7 @@ __all__ = [
     "format_report",
     "inzage",
     "list_partitions",
+    "protocol_unavailable",
     "render",
     "verify",
     "write_batch",
