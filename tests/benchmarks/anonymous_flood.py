@@ -147,6 +147,7 @@ async def _run(
 
     async def tenant() -> None:
         while time.perf_counter() < deadline:
+            # The simulated RvIG call (the model of the workload), not a wait for a condition.
             await asyncio.sleep(upstream * random.uniform(0.5, 1.5))
             item = _granted(next(counter))
             started = time.perf_counter()
@@ -179,6 +180,7 @@ async def _run(
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             due += tick
+            # Open-loop pacing of the flood: the next tick of its arrival schedule.
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
 
     started, cpu = time.perf_counter(), time.process_time()

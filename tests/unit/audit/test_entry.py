@@ -56,11 +56,15 @@ def test_an_afnemer_is_audited_without_its_secret() -> None:
     assert audit_document(None) is None
 
 
+# One moment for every entry of a test run (so only the changed column differs), from now.
+_RECORDED = dt.datetime.now(dt.UTC).replace(microsecond=123456)
+
+
 def _entry(**changes: object) -> ChainedEntry:
     base = ChainedEntry(
         tenant="aa",
         seq=1,
-        recorded_at=dt.datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=dt.UTC),
+        recorded_at=_RECORDED,
         actor="tenants apply",
         role="operator",
         via="tenants apply",

@@ -10,7 +10,8 @@ from app.brp import PersonRef, PersonRole
 from app.protocol import NO_TENANT, ProtocolRecord
 from app.protocol.chain import ChainedRecord, chained, genesis_hash, link_hash
 
-# A moment in a hash: it never ages (nothing here touches a partition).
+# The moment IS what is tested: it is part of the golden hashes below (chains written before
+# migration 0009 must verify as they did); nothing here touches a partition, so it never ages.
 _MOMENT = dt.datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)
 _RECORDED = dt.datetime(2025, 3, 4, 5, 6, 8, tzinfo=dt.UTC)
 
