@@ -143,6 +143,11 @@ def _protocol_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     protocol_commands = protocol.add_subparsers(dest="protocol_command", required=True)
     verify = protocol_commands.add_parser("verify", help="check the hash chain; report the first broken link")
     verify.add_argument("--tenant")
+    verify.add_argument(
+        "--full",
+        action="store_true",
+        help="walk whole chains, not only what came after the last verified run",
+    )
     retention = protocol_commands.add_parser("retention", help="drop partitions older than the term")
     retention.add_argument("--term-years", type=int, default=20)
     inzage = protocol_commands.add_parser("inzage", help="who consulted or found a person (citizen request)")
@@ -301,7 +306,7 @@ def _protocol_verify(settings: Settings, args: argparse.Namespace) -> int:
     url = _owner_url(settings)
     if args.tenant is not None:
         asyncio.run(_require_tenant(url, args.tenant))
-    report = asyncio.run(verify(url, args.tenant))
+    report = asyncio.run(verify(url, args.tenant, full=args.full))
     print(format_report(report))
     return 0 if report.ok else 1
 

@@ -303,7 +303,4 @@ async def _wake(batch: list[_Open]) -> None:
 
 
 async def _commit(connection: Connection, entries: list[ChainedRecord]) -> None:
-    # Always the locked path: at most a few commits a second, and only replicas' lanes share the head.
-    await connection.execute("BEGIN")
     await write_batch(connection, entries, dt.datetime.now(dt.UTC))
-    await connection.execute("COMMIT")

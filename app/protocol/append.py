@@ -1,12 +1,15 @@
-"""Appending to the hash chains: number, hash and insert entries, move the heads; and how a failure
+"""Appending to the hash chains: hand entries to the database in one statement; and how a failure
 to append is answered.
 
-`write_batch` (locked: inside the caller's transaction, heads locked in sorted order) and
-`append_after` (optimistic: one self-committing statement onto heads the caller believes current)
-chain each tenant's entries (`app.protocol.chain`) and hand them to `broker.protocol_append`
-(migrations 0003, 0009) in ONE call, whatever the number of tenants. `HeldConnection` keeps the
-connection a writer appends on, within its timeout, and never reuses one whose state is in doubt.
-Every failure to append is answered with `protocol_unavailable()` (503): no data is delivered.
+`write_batch` computes each entry's digest (`app.protocol.chain.record_digest`) and hands the
+batch, grouped per tenant, to `broker.protocol_append_linked` (migration 0012) in ONE statement,
+whatever the number of tenants. The database locks each tenant's head, links the digests onto it,
+inserts the records with their persons and moves the head; run outside a transaction, the
+statement commits on its own, so a head is never locked across a client round trip and writers
+(workers, replicas) on the same tenant wait on each other's server work only. `HeldConnection`
+keeps the connection a writer appends on, within its timeout, and never reuses one whose state is
+in doubt. Every failure to append is answered with `protocol_unavailable()` (503): no data is
+delivered.
 
 Shared by the tenants' group-commit writer (`app.protocol.writer`) and the lane of requests without
 a tenant (`app.protocol.anonymous`). Never logs an entry, an error message or an error detail.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, NamedTuple, TypeVar
 
 import asyncpg
@@ -26,12 +29,11 @@ from asyncpg.pool import PoolConnectionProxy
 
 from app.brp.problems import ProblemError, service_unavailable
 from app.protocol.access import Connection
-from app.protocol.chain import ChainedRecord, genesis_hash, link_hash
+from app.protocol.chain import ChainedRecord, genesis_hash, record_digest
 
 __all__ = [
     "Head",
     "HeldConnection",
-    "append_after",
     "is_record_specific",
     "protocol_unavailable",
     "write_batch",
@@ -45,19 +47,17 @@ _UNAVAILABLE_DETAIL: Final = "Het verzoek kon niet worden geprotocolleerd; er zi
 # SQLSTATE classes that point at one record (data exception, integrity constraint violation).
 _RECORD_SPECIFIC_CLASSES: Final = frozenset({"22", "23"})
 
-_LOCK_HEADS: Final = "SELECT head_tenant, head_seq, head_hash FROM broker.protocol_lock_heads($1, $2)"
-_APPEND: Final = "SELECT broker.protocol_append($1::jsonb)"
+_APPEND: Final = "SELECT head_tenant, head_seq, head_hash FROM broker.protocol_append_linked($1::jsonb)"
 _ENCODER: Final = msgspec.json.Encoder()
 
 
 class _Row(msgspec.Struct, frozen=True, array_like=True):
-    """One record on its way to `broker.protocol_append`, as a JSON array in that function's order.
+    """One record on its way to `broker.protocol_append_linked`, as a JSON array in its order.
 
     Positional (about half the bytes of the keyed canonical document, so half the parsing). The
-    writer builds it from the same `ChainedRecord` it hashed; `verify` re-hashes what was stored.
+    writer builds it from the same `ChainedRecord` it digested; `verify` re-hashes what was stored.
     """
 
-    seq: int
     occurred_at: dt.datetime
     correlation_id: str
     trace_id: str | None
@@ -78,8 +78,7 @@ class _Row(msgspec.Struct, frozen=True, array_like=True):
     status: int
     problem_code: str | None
     latency_ms: float
-    prev_hash: str
-    hash: str
+    digest: str
     persons: tuple[tuple[str, str], ...]
     # Migration 0009: what an aggregate of requests without a tenant adds (defaults: one request).
     request_count: int
@@ -88,14 +87,11 @@ class _Row(msgspec.Struct, frozen=True, array_like=True):
 
 
 class _Group(msgspec.Struct, frozen=True):
-    """One tenant's records of a batch, and how its chain head moves (from, to)."""
+    """One tenant's records of a batch, in order of occurrence, and its genesis (a first record)."""
 
     tenant: str
+    genesis: str
     recorded_at: dt.datetime
-    from_seq: int
-    from_hash: str
-    head_seq: int
-    head_hash: str
     records: list[_Row]
 
 
@@ -109,76 +105,37 @@ class Head(NamedTuple):
 async def write_batch(
     connection: Connection, entries: Sequence[ChainedRecord], recorded_at: dt.datetime
 ) -> dict[str, Head]:
-    """Number, hash and insert `entries` (from `chained`) in the caller's open transaction.
+    """Append `entries` (from `chained`) to their tenants' chains in one statement.
 
-    Locks the heads of the batch's tenants (sorted), chains each tenant's records in order of
-    occurrence, and inserts everything with one call, whatever the number of tenants. Returns the
-    tenants' new heads (valid once the caller commits).
+    Each tenant's records are chained in order of occurrence. Outside a transaction the statement
+    commits on its own; inside one, the heads stay locked until the caller commits. Returns the
+    tenants' new heads (valid once committed).
     """
-    by_tenant = _by_tenant(entries)
-    tenants = sorted(by_tenant)
-    rows = await connection.fetch(_LOCK_HEADS, tenants, [genesis_hash(t) for t in tenants])
-    heads = {row["head_tenant"]: Head(int(row["head_seq"]), bytes(row["head_hash"])) for row in rows}
-    return await _append(connection, by_tenant, heads, recorded_at)
-
-
-async def append_after(
-    connection: Connection,
-    entries: Sequence[ChainedRecord],
-    recorded_at: dt.datetime,
-    heads: Mapping[str, Head],
-) -> dict[str, Head]:
-    """Insert `entries` after the `heads` the caller believes current, without locking them first.
-
-    Run outside a transaction, this is one statement that commits on its own. When another writer
-    moved a head since, the head update matches nothing and the whole statement fails with
-    `asyncpg.SerializationError` (nothing is written); then use `write_batch`.
-    """
-    return await _append(connection, _by_tenant(entries), heads, recorded_at)
-
-
-def _by_tenant(entries: Sequence[ChainedRecord]) -> dict[str, list[ChainedRecord]]:
     by_tenant: dict[str, list[ChainedRecord]] = {}
     for entry in entries:
         by_tenant.setdefault(entry.tenant, []).append(entry)
-    return by_tenant
-
-
-async def _append(
-    connection: Connection,
-    by_tenant: Mapping[str, list[ChainedRecord]],
-    heads: Mapping[str, Head],
-    recorded_at: dt.datetime,
-) -> dict[str, Head]:
-    groups = [_chain(t, heads[t], by_tenant[t], recorded_at) for t in sorted(by_tenant)]
-    appended = await connection.fetchval(_APPEND, _ENCODER.encode(groups).decode())
-    if appended != sum(len(group.records) for group in groups):
+    groups = [_group(tenant, by_tenant[tenant], recorded_at) for tenant in sorted(by_tenant)]
+    rows = await connection.fetch(_APPEND, _ENCODER.encode(groups).decode())
+    if len(rows) != len(groups):
         raise RuntimeError("the protocol batch was not appended whole")
-    return {group.tenant: Head(group.head_seq, bytes.fromhex(group.head_hash)) for group in groups}
+    return {row["head_tenant"]: Head(int(row["head_seq"]), bytes(row["head_hash"])) for row in rows}
 
 
-def _chain(tenant: str, head: Head, entries: list[ChainedRecord], recorded_at: dt.datetime) -> _Group:
-    seq, prev_hash = head
-    rows: list[_Row] = []
-    for entry in sorted(entries, key=lambda e: e.occurred_at):
-        seq += 1
-        hash_ = link_hash(prev_hash, msgspec.structs.replace(entry, seq=seq, recorded_at=recorded_at))
-        rows.append(_row(entry, seq, prev_hash, hash_))
-        prev_hash = hash_
+def _group(tenant: str, entries: list[ChainedRecord], recorded_at: dt.datetime) -> _Group:
+    stamped = (
+        msgspec.structs.replace(entry, recorded_at=recorded_at)
+        for entry in sorted(entries, key=lambda e: e.occurred_at)
+    )
     return _Group(
         tenant=tenant,
+        genesis=genesis_hash(tenant).hex(),
         recorded_at=recorded_at,
-        from_seq=head.seq,
-        from_hash=head.hash.hex(),
-        head_seq=seq,
-        head_hash=prev_hash.hex(),
-        records=rows,
+        records=[_row(entry, record_digest(entry)) for entry in stamped],
     )
 
 
-def _row(entry: ChainedRecord, seq: int, prev_hash: bytes, hash_: bytes) -> _Row:
+def _row(entry: ChainedRecord, digest: bytes) -> _Row:
     return _Row(
-        seq=seq,
         occurred_at=entry.occurred_at,
         correlation_id=entry.correlation_id,
         trace_id=entry.trace_id,
@@ -199,8 +156,7 @@ def _row(entry: ChainedRecord, seq: int, prev_hash: bytes, hash_: bytes) -> _Row
         status=entry.status,
         problem_code=entry.problem_code,
         latency_ms=entry.latency_ms,
-        prev_hash=prev_hash.hex(),
-        hash=hash_.hex(),
+        digest=digest.hex(),
         persons=entry.persons,
         request_count=entry.request_count,
         last_occurred_at=entry.last_occurred_at,

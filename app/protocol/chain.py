@@ -3,16 +3,22 @@
 Design
 ------
 - **One chain per tenant**, with gap-free sequence numbers. Record *n* of tenant *T* stores
-  `prev_hash` (the hash of record *n-1*, or the tenant's genesis hash for *n = 1*) and
-  `hash = SHA-256(DOMAIN || prev_hash || canonical(record n))`.
+  `prev_hash` (the hash of record *n-1*, or the tenant's genesis hash for *n = 1*) and its `hash`.
+- **Format 2** (every record since migration 0012): the writer computes the record's *digest*,
+  `SHA-256(RECORD_DOMAIN || canonical(record with seq 0))`, which covers everything but the
+  record's place; the database links it: `hash = SHA-256(LINK_DOMAIN || prev_hash || seq as 8
+  bytes big-endian || digest)`. Linking inside the database lets one self-committing statement
+  (`broker.protocol_append_linked`) lock a head, link, insert and move the head, so a writer
+  never holds a head across a client round trip and N writers on one tenant do not queue on
+  each other's network latency (`app.protocol.append`).
+- **Format 1** (records written before migration 0012): `hash = SHA-256(DOMAIN || prev_hash ||
+  canonical(record))`, hashed by the writer. `verify` accepts a link in either format; each
+  format has its own domain, so a hash of one can never pass as the other.
 - **The head** of each chain (`protocol_chain_heads`: last seq and hash) is the only row that is
-  ever updated, and only forward. The writer locks it (`SELECT ... FOR UPDATE`) inside the batch
-  transaction, numbers and hashes the tenant's records of that batch, inserts them and moves the
-  head, all in one commit. Replicas writing for the same tenant therefore queue on that row lock
-  and can never fork a chain; a batch locks its tenants in sorted order, so two batches cannot
-  deadlock. (A writer that still knows the head it left may skip the lock: the head then moves
-  only if it is still at that seq and hash, else nothing of the batch is written and it is redone
-  with the lock.) A rolled-back batch leaves no trace: the numbers it took are taken again.
+  ever updated, and only forward, under its row lock: writers (processes, replicas) appending
+  for the same tenant queue on that lock inside the database and can never fork a chain; a
+  batch locks its tenants in sorted order, so two batches cannot deadlock. A rolled-back batch
+  leaves no trace: the numbers it took are taken again.
 - **Canonical encoding**: `ChainedRecord` holds exactly the stored columns (and the persons, in
   answer order) in the form they read back from PostgreSQL, encoded as msgspec JSON with sorted
   keys. `search_parameters` is hashed as the exact JSON text stored in a `json` (not `jsonb`)
@@ -46,13 +52,16 @@ from app.protocol.record import ProtocolRecord
 
 __all__ = [
     "HASH_SIZE",
+    "LINK_DOMAIN",
     "NO_TENANT",
     "ChainedRecord",
     "chained",
     "document_hash",
     "genesis_hash",
     "link_hash",
+    "linked_hash",
     "normalise_time",
+    "record_digest",
 ]
 
 HASH_SIZE: Final = 32
@@ -61,6 +70,10 @@ HASH_SIZE: Final = 32
 NO_TENANT: Final = "-"
 # Domain separation: a hash of this chain can never be mistaken for a hash of anything else.
 _DOMAIN: Final = b"brp-broker protocol chain v1\n"
+# Format 2: the digest of a record, and the link the database makes of it (migration 0012 spells
+# LINK_DOMAIN out again; the test of the append function checks the two agree).
+_RECORD_DOMAIN: Final = b"brp-broker protocol record v2\n"
+LINK_DOMAIN: Final = b"brp-broker protocol chain v2\n"
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ENCODER: Final = msgspec.json.Encoder(order="sorted")
 
@@ -158,10 +171,23 @@ def genesis_hash(tenant: str) -> bytes:
 
 
 def link_hash(prev_hash: bytes, record: ChainedRecord) -> bytes:
-    """The hash of `record` following `prev_hash` in its tenant's chain."""
+    """Format 1: the hash of `record` following `prev_hash` in its tenant's chain."""
     return document_hash(prev_hash, record.canonical())
 
 
 def document_hash(prev_hash: bytes, document: bytes) -> bytes:
-    """The hash of a record's canonical `document` following `prev_hash`."""
+    """Format 1: the hash of a record's canonical `document` following `prev_hash`."""
     return hashlib.sha256(_DOMAIN + prev_hash + document).digest()
+
+
+def record_digest(record: ChainedRecord) -> bytes:
+    """Format 2: the digest of `record`, over all of it but its sequence number."""
+    return hashlib.sha256(_RECORD_DOMAIN + msgspec.structs.replace(record, seq=0).canonical()).digest()
+
+
+def linked_hash(prev_hash: bytes, seq: int, digest: bytes) -> bytes:
+    """Format 2: the hash of the record with `digest` at `seq`, following `prev_hash`.
+
+    The same computation as `broker.protocol_append_linked` (migration 0012) makes in the database.
+    """
+    return hashlib.sha256(LINK_DOMAIN + prev_hash + seq.to_bytes(8, "big") + digest).digest()

@@ -17,6 +17,14 @@ Records that retention removed are expected: the latest checkpoint says up to wh
 records may be gone and with which hash the chain continues. Reads as the operator (owner URL:
 every tenant, or one) or as the runtime role (a pool: one tenant, under row-level security).
 
+Incremental: a run as the operator that finds a chain intact appends a verified checkpoint
+(`protocol_verified`, migration 0012: the last seq and its hash). The next run (`full=False`,
+the default) starts after the latest one: it checks that the checkpoint's record still carries
+that hash, then walks only the records after it, the head, and the person rows after it. A full
+run (`full=True`) walks the whole chain, as it always did, and is what catches a rewrite below a
+checkpoint; a verified checkpoint is the operator's own note (the owner role can write it), so it
+saves time, never trust — the signed anchors of the protocol are the trust.
+
 Never prints a record: a report holds tenants, sequence numbers, hashes and break kinds only.
 """
 
@@ -35,7 +43,7 @@ from app.protocol.access import (
     operator_connection,
     tenant_transaction,
 )
-from app.protocol.chain import ChainedRecord, genesis_hash, link_hash
+from app.protocol.chain import ChainedRecord, genesis_hash, link_hash, linked_hash, record_digest
 
 __all__ = ["BreakKind", "ChainBreak", "ChainReport", "VerifyReport", "format_report", "verify"]
 
@@ -46,14 +54,14 @@ _STORED: Final = tuple(name for name in ChainedRecord.__struct_fields__ if name 
 _AS_STORED: Final = {"search_parameters": "r.search_parameters::text AS search_parameters"}
 _ROWS: Final = f"""
 SELECT {", ".join(_AS_STORED.get(name, f"r.{name}") for name in _STORED)}, r.prev_hash, r.hash,
-       ARRAY(SELECT p.bsn FROM protocol_persons p
-             WHERE p.tenant = r.tenant AND p.seq = r.seq AND p.occurred_at = r.occurred_at
-             ORDER BY p.position) AS person_bsns,
-       ARRAY(SELECT p.role FROM protocol_persons p
-             WHERE p.tenant = r.tenant AND p.seq = r.seq AND p.occurred_at = r.occurred_at
-             ORDER BY p.position) AS person_roles
+       coalesce(p.bsns, '{{}}') AS person_bsns, coalesce(p.roles, '{{}}') AS person_roles
 FROM protocol_records r
-WHERE r.tenant = $1
+LEFT JOIN LATERAL (
+    SELECT array_agg(p.bsn ORDER BY p.position) AS bsns, array_agg(p.role ORDER BY p.position) AS roles
+    FROM protocol_persons p
+    WHERE p.tenant = r.tenant AND p.seq = r.seq AND p.occurred_at = r.occurred_at
+) p ON true
+WHERE r.tenant = $1 AND r.seq > $2
 ORDER BY r.seq, r.occurred_at
 """  # noqa: S608 -- the identifiers are ChainedRecord's field names, never input
 _HEAD: Final = "SELECT seq, hash FROM protocol_chain_heads WHERE tenant = $1"
@@ -63,10 +71,16 @@ _CHECKPOINT: Final = (
 )
 _ORPHAN: Final = """
 SELECT min(p.seq) FROM protocol_persons p
-WHERE p.tenant = $1 AND NOT EXISTS (
+WHERE p.tenant = $1 AND p.seq > $2 AND NOT EXISTS (
     SELECT 1 FROM protocol_records r
     WHERE r.tenant = p.tenant AND r.seq = p.seq AND r.occurred_at = p.occurred_at)
 """
+_VERIFIED: Final = (
+    "SELECT through_seq, through_hash FROM protocol_verified WHERE tenant = $1 ORDER BY id DESC LIMIT 1"
+)
+_NOTE_VERIFIED: Final = (
+    "INSERT INTO protocol_verified (tenant, through_seq, through_hash) VALUES ($1, $2, $3)"
+)
 _TENANTS: Final = """
 SELECT tenant FROM protocol_chain_heads
 UNION SELECT DISTINCT tenant FROM protocol_records
@@ -97,13 +111,18 @@ class ChainBreak(msgspec.Struct, frozen=True):
 
 
 class ChainReport(msgspec.Struct, frozen=True):
-    """One tenant's chain: how many records were checked, its head, and its first break if any."""
+    """One tenant's chain: how many records were checked, its head, and its first break if any.
+
+    `after_seq` is where the walk began: 0 for the whole chain (or from retention's checkpoint),
+    else the verified checkpoint an incremental run continued from.
+    """
 
     tenant: str
     records: int
     head_seq: int
     head_hash: str
     first_break: ChainBreak | None = None
+    after_seq: int = 0
 
     @property
     def ok(self) -> bool:
@@ -133,27 +152,37 @@ class _Checkpoint(msgspec.Struct, frozen=True):
     leftover: int
 
 
-async def verify(source: ProtocolSource, tenant: str | None = None) -> VerifyReport:
-    """Verify the chain of `tenant`, or of every tenant (operator URL only)."""
+class _Verified(msgspec.Struct, frozen=True):
+    through_seq: int
+    through_hash: bytes
+
+
+async def verify(source: ProtocolSource, tenant: str | None = None, *, full: bool = False) -> VerifyReport:
+    """Verify the chain of `tenant`, or of every tenant (operator URL only).
+
+    Incremental from the latest verified checkpoint unless `full`; as the operator, a chain found
+    intact gets a new checkpoint at its last record.
+    """
     if isinstance(source, str):
         async with operator_connection(source) as connection:
             tenants = [tenant] if tenant is not None else await _tenants(connection)
-            return VerifyReport(tuple([await _verify_snapshot(connection, t) for t in tenants]))
+            return VerifyReport(tuple([await _verify_as_operator(connection, t, full) for t in tenants]))
     if tenant is None:
         raise ProtocolAccessError("verifying with the runtime pool needs a tenant")
     async with tenant_transaction(source, tenant, isolation="repeatable_read", readonly=True) as connection:
-        return VerifyReport((await _verify_tenant(connection, tenant),))
+        return VerifyReport((await _verify_tenant(connection, tenant, full),))
 
 
 def format_report(report: VerifyReport) -> str:
-    """One line per chain, for the CLI: tenant, records, head, and the first break if any."""
+    """One line per chain, for the CLI: tenant, records checked, head, and the first break if any."""
     lines = []
     for chain in report.chains:
         broken = chain.first_break
         state = "ok" if broken is None else f"BROKEN at seq {broken.seq} ({broken.kind}): {broken.detail}"
-        lines.append(
-            f"{chain.tenant}\trecords={chain.records}\thead={chain.head_seq}:{chain.head_hash}\t{state}"
-        )
+        checked = f"records={chain.records}"
+        if chain.after_seq:
+            checked += f" (after verified {chain.after_seq})"
+        lines.append(f"{chain.tenant}\t{checked}\thead={chain.head_seq}:{chain.head_hash}\t{state}")
     lines.append("protocol chain intact" if report.ok else "protocol chain BROKEN")
     return "\n".join(lines)
 
@@ -162,29 +191,30 @@ async def _tenants(connection: Connection) -> list[str]:
     return [row["tenant"] for row in await connection.fetch(_TENANTS)]
 
 
-async def _verify_snapshot(connection: Connection, tenant: str) -> ChainReport:
+async def _verify_as_operator(connection: Connection, tenant: str, full: bool) -> ChainReport:
     async with connection.transaction(isolation="repeatable_read", readonly=True):
-        return await _verify_tenant(connection, tenant)
+        report = await _verify_tenant(connection, tenant, full)
+    if report.ok and report.head_seq > report.after_seq:
+        # After the snapshot: the checkpoint only claims what that snapshot showed intact.
+        await connection.execute(_NOTE_VERIFIED, tenant, report.head_seq, bytes.fromhex(report.head_hash))
+    return report
 
 
-async def _verify_tenant(connection: Connection, tenant: str) -> ChainReport:
+async def _verify_tenant(connection: Connection, tenant: str, full: bool) -> ChainReport:
     head = await connection.fetchrow(_HEAD, tenant)
-    checkpoint_row = await connection.fetchrow(_CHECKPOINT, tenant)
-    checkpoint = (
-        _Checkpoint(
-            int(checkpoint_row["through_seq"]),
-            bytes(checkpoint_row["through_hash"]),
-            int(checkpoint_row["leftover"]),
-        )
-        if checkpoint_row is not None
-        else None
-    )
-    walk = _Walk(tenant, checkpoint)
-    async for row in connection.cursor(_ROWS, tenant, prefetch=_PREFETCH):
+    retention = await _retention_checkpoint(connection, tenant)
+    verified = None if full else await _verified_checkpoint(connection, tenant)
+    if verified is not None and verified.through_seq > (retention.through_seq if retention else 0):
+        # Re-hash the checkpoint's own record too: it must still be what the last run saw.
+        walk = _Walk(tenant, None, anchor=(verified.through_seq, verified.through_hash))
+        after = verified.through_seq
+    else:
+        walk, after = _Walk(tenant, retention), 0
+    async for row in connection.cursor(_ROWS, tenant, max(after - 1, 0), prefetch=_PREFETCH):
         if walk.step(row):
             break
     walk.finish(None if head is None else (int(head["seq"]), bytes(head["hash"])))
-    orphan = await connection.fetchval(_ORPHAN, tenant)
+    orphan = await connection.fetchval(_ORPHAN, tenant, max(after - 1, 0))
     if orphan is not None:
         walk.fail(int(orphan), BreakKind.ORPHAN, "person rows without their record")
     return ChainReport(
@@ -193,7 +223,20 @@ async def _verify_tenant(connection: Connection, tenant: str) -> ChainReport:
         head_seq=0 if head is None else int(head["seq"]),
         head_hash="" if head is None else bytes(head["hash"]).hex(),
         first_break=walk.first_break,
+        after_seq=after,
     )
+
+
+async def _retention_checkpoint(connection: Connection, tenant: str) -> _Checkpoint | None:
+    row = await connection.fetchrow(_CHECKPOINT, tenant)
+    if row is None:
+        return None
+    return _Checkpoint(int(row["through_seq"]), bytes(row["through_hash"]), int(row["leftover"]))
+
+
+async def _verified_checkpoint(connection: Connection, tenant: str) -> _Verified | None:
+    row = await connection.fetchrow(_VERIFIED, tenant)
+    return None if row is None else _Verified(int(row["through_seq"]), bytes(row["through_hash"]))
 
 
 class _Walk:
@@ -201,6 +244,7 @@ class _Walk:
 
     __slots__ = (
         "_leftover_checked",
+        "anchor",
         "checkpoint",
         "expected_prev",
         "expected_seq",
@@ -210,13 +254,20 @@ class _Walk:
         "tenant",
     )
 
-    def __init__(self, tenant: str, checkpoint: _Checkpoint | None) -> None:
+    def __init__(
+        self, tenant: str, checkpoint: _Checkpoint | None, anchor: tuple[int, bytes] | None = None
+    ) -> None:
         self.tenant = tenant
         self.checkpoint = checkpoint
+        # A verified checkpoint (seq, hash): the walk starts AT that record, which must still
+        # match its hash and carry the checkpoint's hash; it is not counted as checked anew.
+        self.anchor = anchor
         self.records = 0
         self.leftover = 0
         self.first_break: ChainBreak | None = None
-        if checkpoint is None:
+        if anchor is not None:
+            self.expected_seq, self.expected_prev = anchor[0], b""
+        elif checkpoint is None:
             self.expected_seq, self.expected_prev = 1, genesis_hash(tenant)
         else:
             self.expected_seq, self.expected_prev = checkpoint.through_seq + 1, checkpoint.through_hash
@@ -231,9 +282,11 @@ class _Walk:
         """Check one record; True when the walk must stop (a break was found)."""
         self.records += 1
         seq, prev_hash, stored_hash = int(row["seq"]), bytes(row["prev_hash"]), bytes(row["hash"])
-        if link_hash(prev_hash, _from_row(row)) != stored_hash:
+        if not _matches(prev_hash, seq, _from_row(row), stored_hash):
             self.fail(seq, BreakKind.CHANGED, "the record does not match its hash")
             return True
+        if self.anchor is not None and seq == self.anchor[0] == self.expected_seq:
+            return self._step_anchor(seq, stored_hash)
         if self.checkpoint is not None and seq <= self.checkpoint.through_seq:
             return self._step_leftover(seq, stored_hash)
         if not self._check_leftover():
@@ -272,6 +325,15 @@ class _Walk:
         elif head_hash != self.expected_prev:
             self.fail(head_seq, BreakKind.HEAD, "the head's hash is not the last record's hash")
 
+    def _step_anchor(self, seq: int, stored_hash: bytes) -> bool:
+        assert self.anchor is not None
+        self.records -= 1
+        if stored_hash != self.anchor[1]:
+            self.fail(seq, BreakKind.LINK, "the record does not match the verified checkpoint")
+            return True
+        self.expected_seq, self.expected_prev = seq + 1, stored_hash
+        return False
+
     def _step_leftover(self, seq: int, stored_hash: bytes) -> bool:
         assert self.checkpoint is not None
         self.leftover += 1
@@ -294,6 +356,14 @@ class _Walk:
             )
             return False
         return True
+
+
+def _matches(prev_hash: bytes, seq: int, record: ChainedRecord, stored_hash: bytes) -> bool:
+    """True when `stored_hash` links `record` onto `prev_hash` in format 2 or (older records) 1."""
+    return (
+        linked_hash(prev_hash, seq, record_digest(record)) == stored_hash
+        or link_hash(prev_hash, record) == stored_hash
+    )
 
 
 def _from_row(row: asyncpg.Record) -> ChainedRecord:

@@ -5,17 +5,14 @@ everything that is waiting (up to `max_batch`), writes it in ONE transaction and
 waiter only after COMMIT returned. While a batch commits, the next one gathers, so under load the
 commit cost is shared by many requests; when idle a record is written on its own at once.
 
-A batch is one transaction, however many tenants it spans. Locked path (four round trips): BEGIN;
-`broker.protocol_lock_heads` locks the chain heads of the batch's tenants in sorted order (two
-replicas' batches never deadlock); the writer numbers and hashes each tenant's records
-(`app.protocol.chain`); `broker.protocol_append` inserts them with their persons and moves the
-heads; COMMIT. Fast path (one round trip): when this writer already knows every head of the batch
-(it left them there), it chains onto them and calls `broker.protocol_append` alone, as a
-statement that commits by itself; the function moves each head only if it is still where the
-writer believes (same seq and hash, under the row lock), else the statement fails whole and the
-batch is redone on the locked path — and the writer stays on the locked path for a while, as a
-replica is evidently writing for the same tenants. Both functions run as the runtime role and set
-`app.tenant_id` per tenant before touching its rows, so the fail-closed policies hold for every row.
+A batch is one statement, however many tenants it spans: `write_batch` (`app.protocol.append`)
+hands it to `broker.protocol_append_linked`, which locks the heads of the batch's tenants in
+sorted order (two writers' batches never deadlock), links each tenant's records onto its head,
+inserts them with their persons and moves the heads; the statement commits on its own. So one
+round trip per batch, and a head is locked only while the database works on it: N writers
+(workers, replicas) appending for the same tenant never wait on each other's round trips. The
+function runs as the runtime role and sets `app.tenant_id` per tenant before touching its rows, so
+the fail-closed policies hold for every row.
 
 The guarantee: `record()` returns only after its record is committed; otherwise it raises
 `ProblemError` 503 (`protocolUnavailable`) — when the database is down or slow (timeout), the
@@ -59,7 +56,6 @@ from app.protocol.anonymous import (
 from app.protocol.append import (
     Head,
     HeldConnection,
-    append_after,
     is_record_specific,
     protocol_unavailable,
     write_batch,
@@ -68,7 +64,7 @@ from app.protocol.chain import NO_TENANT, ChainedRecord, chained
 from app.protocol.partitions import DEFAULT_MONTHS_AHEAD, ensure_partitions
 from app.protocol.record import ProtocolRecord
 
-__all__ = ["Head", "ProtocolWriter", "WriterStats", "append_after", "write_batch"]
+__all__ = ["Head", "ProtocolWriter", "WriterStats", "write_batch"]
 
 _log = structlog.get_logger("app.protocol.writer")
 
@@ -76,8 +72,6 @@ _Pending: TypeAlias = tuple[ChainedRecord, "asyncio.Future[None]"]
 
 # A partition check that failed is tried again this much sooner than the regular interval.
 _PARTITION_RETRY_SECONDS: Final = 60.0
-# After another writer moved a head under this one, lock heads first for this long.
-_CONTENDED_SECONDS: Final = 30.0
 
 
 class WriterStats(msgspec.Struct, frozen=True):
@@ -90,8 +84,6 @@ class WriterStats(msgspec.Struct, frozen=True):
     failed_batches: int = 0
     failed_records: int = 0
     largest_batch: int = 0
-    # Batches that found a head moved by another writer and were redone with the heads locked.
-    head_conflicts: int = 0
     # Requests without a tenant: counted and committed apart, by the anonymous lane.
     anonymous: LaneStats = msgspec.field(default_factory=LaneStats)
 
@@ -113,13 +105,11 @@ class ProtocolWriter:
         "_clock",
         "_closed",
         "_connection",
-        "_heads",
         "_max_batch",
         "_max_pending",
         "_months_ahead",
         "_next_partition_check",
         "_on_batch",
-        "_optimistic_after",
         "_partition_interval",
         "_queue",
         "_stats",
@@ -156,10 +146,7 @@ class ProtocolWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = True
         self._stats = WriterStats()
-        # The chain heads this writer's last commits left, per tenant (a hint, checked by the database).
-        self._heads: dict[str, Head] = {}
         self._connection = HeldConnection(pool, timeout)
-        self._optimistic_after = 0.0
         self._anonymous = AnonymousLane(
             pool,
             timeout=timeout,
@@ -288,24 +275,7 @@ class ProtocolWriter:
         self._settle(batch, failed=False)
 
     async def _write(self, connection: Connection, batch: list[_Pending]) -> None:
-        entries = [entry for entry, _ in batch]
-        recorded_at = dt.datetime.now(dt.UTC)
-        if self._clock() >= self._optimistic_after and all(e.tenant in self._heads for e in entries):
-            # The heads this writer left are most likely still current: one statement, one commit.
-            try:
-                self._heads.update(await append_after(connection, entries, recorded_at, self._heads))
-            except (asyncpg.SerializationError, asyncpg.UniqueViolationError):
-                # Another writer (replica) appended for one of these tenants: lock from now on, a while.
-                self._optimistic_after = self._clock() + _CONTENDED_SECONDS
-                self._stats = msgspec.structs.replace(
-                    self._stats, head_conflicts=self._stats.head_conflicts + 1
-                )
-            else:
-                return
-        await connection.execute("BEGIN")
-        heads = await write_batch(connection, entries, recorded_at)
-        await connection.execute("COMMIT")
-        self._heads.update(heads)
+        await write_batch(connection, [entry for entry, _ in batch], dt.datetime.now(dt.UTC))
 
     async def _ensure_partitions(self) -> None:
         self._next_partition_check = self._clock() + self._partition_interval

@@ -1,7 +1,8 @@
 """Throughput and added latency of the protocol writer: group commit versus one transaction per record.
 
 Run:  .venv/bin/python -m tests.benchmarks.protocol_writer [--seconds 3] [--callers 50 200 1000]
-                                                         [--upstream-ms 50]
+                                                         [--upstream-ms 50] [--processes 1 2 4]
+                                                         [--only processes]
 
 Uses `BROKER_DATABASE_URL` (an admin URL) when set, else an embedded PostgreSQL in
 `.state/postgres-bench` (fsync on, as shipped), in a fresh database that is dropped afterwards.
@@ -17,6 +18,10 @@ Uses `BROKER_DATABASE_URL` (an admin URL) when set, else an embedded PostgreSQL 
                     (20 connections) — the naive design; callers of one tenant queue on its chain head.
    Here latency is only queueing (Little's law: callers / throughput), not what a request sees.
 
+3. Scale-out: 1, 2, 4 writer PROCESSES (as `serve --workers N` or replicas: each its own event loop,
+   pool and `ProtocolWriter`), 200 callers each recording back-to-back, all on ONE tenant and then
+   spread over ten. The total must grow with processes until the cores are used, and never drop.
+
 Each run starts after a CHECKPOINT, so it does not pay for the WAL of the run before.
 
 Records look like real ones: 10 tenants, 1-3 persons each, search parameters and fields. The load
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import multiprocessing
 import os
 import random
 import statistics
@@ -35,6 +41,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -47,10 +54,10 @@ REPO = Path(__file__).resolve().parents[2]
 TENANTS = [f"gemeente-{i:02d}" for i in range(10)]
 
 
-def _record(n: int) -> ProtocolRecord:
+def _record(n: int, tenants: int = len(TENANTS)) -> ProtocolRecord:
     persons = tuple(PersonRef(f"{(n * 7 + k) % 10**9:09d}", PersonRole.CONSULTED) for k in range(1 + n % 3))
     return ProtocolRecord(
-        tenant=TENANTS[n % len(TENANTS)],
+        tenant=TENANTS[n % tenants],
         occurred_at=dt.datetime.now(dt.UTC),
         correlation_id=str(uuid.uuid4()),
         api="personen",
@@ -102,7 +109,11 @@ class Result:
 
 
 async def _closed_loop(
-    record: Callable[[ProtocolRecord], Awaitable[None]], callers: int, seconds: float, upstream: float
+    record: Callable[[ProtocolRecord], Awaitable[None]],
+    callers: int,
+    seconds: float,
+    upstream: float,
+    tenants: int = len(TENANTS),
 ) -> Result:
     result = Result("", callers)
     deadline = time.perf_counter() + seconds
@@ -112,7 +123,7 @@ async def _closed_loop(
         while time.perf_counter() < deadline:
             if upstream:
                 await asyncio.sleep(upstream * random.uniform(0.5, 1.5))
-            item = _record(next(counter))
+            item = _record(next(counter), tenants)
             started = time.perf_counter()
             await record(item)
             result.latencies.append(time.perf_counter() - started)
@@ -146,7 +157,59 @@ async def _per_request(pool: asyncpg.Pool, callers: int, seconds: float) -> Resu
     return result
 
 
-async def _run(admin_url: str, callers: list[int], seconds: float, upstream_ms: float) -> None:
+def _writer_process(url: str, tenants: int, callers: int, seconds: float, start: Any, results: Any) -> None:
+    """One writer process: its own pool and writer, `callers` recording back-to-back."""
+
+    async def run() -> tuple[int, float]:
+        pool = await create_pool(with_user(url, "brp_app"), "brp_app", min_size=2, max_size=4)
+        writer = ProtocolWriter(pool, max_pending=100_000)
+        await writer.start()
+        try:
+            await asyncio.to_thread(start.wait)
+            result = await _closed_loop(writer.record, callers, seconds, 0.0, tenants)
+        finally:
+            await writer.stop()
+            await pool.close()
+        return len(result.latencies), result.seconds
+
+    results.put(asyncio.run(run()))
+
+
+def _scale_out(url: str, processes: int, tenants: int, seconds: float) -> float:
+    """Records per second of `processes` writer processes together."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(processes), context.Queue()
+    workers = [
+        context.Process(target=_writer_process, args=(url, tenants, 200, seconds, start, results))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    done: list[tuple[int, float]] = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return sum(count for count, _ in done) / max(elapsed for _, elapsed in done)
+
+
+async def _run_scale_out(url: str, admin: asyncpg.Connection, processes: list[int], seconds: float) -> None:
+    print("\n3. scale-out: writer processes, 200 callers each, back-to-back")
+    print(f"{'tenants':>7} " + " ".join(f"{f'{n} proc/s':>10}" for n in processes))
+    for tenants in (1, len(TENANTS)):
+        rates = []
+        for count in processes:
+            await admin.execute("CHECKPOINT")
+            rates.append(await asyncio.to_thread(_scale_out, url, count, tenants, seconds))
+        print(f"{tenants:>7} " + " ".join(f"{rate:>10.0f}" for rate in rates), flush=True)
+
+
+async def _run(
+    admin_url: str,
+    callers: list[int],
+    seconds: float,
+    upstream_ms: float,
+    processes: list[int],
+    only: str | None,
+) -> None:
     name = f"brp_bench_{uuid.uuid4().hex[:8]}"
     url = await ensure_database(admin_url, name)
     await apply_migrations(url)
@@ -160,6 +223,9 @@ async def _run(admin_url: str, callers: list[int], seconds: float, upstream_ms: 
         print((await run).row(), flush=True)
 
     try:
+        if only == "processes":
+            await _run_scale_out(url, admin, processes, seconds)
+            return
         print(f"1. added latency (each request spends {upstream_ms:g} ms ±50% upstream, then records)")
         print(header)
         for count in callers:
@@ -170,6 +236,7 @@ async def _run(admin_url: str, callers: list[int], seconds: float, upstream_ms: 
             await report(_with_writer(pool, count, seconds, 1000, "group"))
             await report(_with_writer(pool, count, seconds, 1, "single"))
             await report(_per_request(pool, count, seconds))
+        await _run_scale_out(url, admin, processes, seconds)
     finally:
         await admin.close()
         await pool.close()
@@ -186,12 +253,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each run")
     parser.add_argument("--callers", type=int, nargs="+", default=[50, 200, 1000], help="concurrent callers")
     parser.add_argument("--upstream-ms", type=float, default=50.0, help="time a request spends upstream")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4], help="writer processes")
+    parser.add_argument("--only", choices=["processes"], help="run only the scale-out part")
     args = parser.parse_args()
     external = os.environ.get("BROKER_DATABASE_URL")
     embedded = None if external else EmbeddedPostgres(REPO / ".state" / "postgres-bench")
     admin_url = external or embedded.start()  # type: ignore[union-attr]
     try:
-        asyncio.run(_run(admin_url, args.callers, args.seconds, args.upstream_ms))
+        asyncio.run(_run(admin_url, args.callers, args.seconds, args.upstream_ms, args.processes, args.only))
     finally:
         if embedded is not None:
             embedded.stop()

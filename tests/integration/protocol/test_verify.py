@@ -224,3 +224,81 @@ async def test_a_login_outside_the_owner_role_is_refused(
 ) -> None:
     with pytest.raises(ProtocolAccessError, match="owner"):
         await verify(with_user(chain, await login_role(False)))
+
+
+async def _append(url: str, runtime_pool: PoolFactory, count: int) -> None:
+    writer = ProtocolWriter(await runtime_pool(url))
+    await writer.start()
+    for _ in range(count):
+        await writer.record(record(TENANT, consulted("999993653")))
+    await writer.stop()
+
+
+async def test_a_verified_chain_is_checked_from_its_checkpoint_next_time(
+    chain: str, runtime_pool: PoolFactory
+) -> None:
+    first = await verify(chain)
+    await _append(chain, runtime_pool, 3)
+
+    incremental = await verify(chain)
+    full = await verify(chain, full=True)
+
+    assert (first.chains[0].records, first.chains[0].after_seq) == (5, 0)
+    assert incremental.ok
+    assert (incremental.chains[0].records, incremental.chains[0].after_seq) == (3, 5)
+    assert "after verified 5" in format_report(incremental)
+    assert full.ok
+    assert (full.chains[0].records, full.chains[0].after_seq) == (8, 0)
+
+
+async def test_an_incremental_verify_catches_changes_at_and_after_its_checkpoint(
+    chain: str, owner: asyncpg.Connection, runtime_pool: PoolFactory
+) -> None:
+    await verify(chain)
+    await _append(chain, runtime_pool, 2)
+    await owner.execute("UPDATE broker.protocol_records SET employee = 'niemand' WHERE seq = 7")
+    assert _first_break(await verify(chain)) == (7, BreakKind.CHANGED)
+    await owner.execute("UPDATE broker.protocol_records SET doelbinding = 'iets anders' WHERE seq = 5")
+    assert _first_break(await verify(chain)) == (5, BreakKind.CHANGED)
+
+
+async def test_a_rewrite_below_the_checkpoint_needs_the_full_verify(
+    chain: str, owner: asyncpg.Connection
+) -> None:
+    await verify(chain)
+    await owner.execute("UPDATE broker.protocol_records SET doelbinding = 'iets anders' WHERE seq = 2")
+    assert (await verify(chain)).ok  # what the checkpoint is for: not walking 1..5 again
+    assert _first_break(await verify(chain, full=True)) == (2, BreakKind.CHANGED)
+
+
+async def test_a_removed_checkpoint_record_is_missing(chain: str, owner: asyncpg.Connection) -> None:
+    await verify(chain)
+    await owner.execute("DELETE FROM broker.protocol_persons WHERE seq = 5")
+    await owner.execute("DELETE FROM broker.protocol_records WHERE seq = 5")
+    assert _first_break(await verify(chain)) == (5, BreakKind.MISSING)
+
+
+async def test_the_runtime_role_reads_the_checkpoint_but_never_writes_one(
+    chain: str, runtime_pool: PoolFactory
+) -> None:
+    pool = await runtime_pool(chain)
+    assert (await verify(pool, TENANT)).chains[0].records == 5  # no checkpoint yet: everything
+    assert (await verify(pool, TENANT)).chains[0].records == 5  # and it wrote none
+    await verify(chain)  # the operator's run notes one
+    assert (await verify(pool, TENANT)).chains[0].after_seq == 5
+
+
+async def test_records_linked_before_migration_0012_still_verify_and_the_chain_goes_on(
+    chain: str, owner: asyncpg.Connection, runtime_pool: PoolFactory
+) -> None:
+    # A record hashed by a writer of the previous release (format 1), as during a rolling upgrade.
+    await _forge(owner, 6, await _hash_of(owner, 5))
+    await owner.execute(
+        "UPDATE broker.protocol_chain_heads SET seq = 6, hash = $2 WHERE tenant = $1",
+        TENANT,
+        await _hash_of(owner, 6),
+    )
+    await _append(chain, runtime_pool, 1)
+    report = await verify(chain, full=True)
+    assert report.ok, format_report(report)
+    assert report.chains[0].records == 7

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from app.brp import ProblemError
-from app.db import with_database
+from app.db import create_pool, with_database, with_user
 from app.protocol import NO_TENANT, ProtocolWriter, verify
 from tests.conftest import LogCapture
 from tests.integration.protocol.factories import (
@@ -325,25 +325,45 @@ async def test_every_field_is_stored_exactly_and_verifies(writer: ProtocolWriter
     assert (await verify(database_url, tenant)).ok
 
 
-async def test_a_writer_whose_head_was_moved_by_a_replica_redoes_the_batch_locked(
-    fresh_url: str, runtime_pool: PoolFactory
+async def _logged_pool(admin_url: str, statements: list[str]) -> asyncpg.Pool:
+    """A runtime pool of ONE connection whose every statement is appended to `statements`."""
+    pool = await create_pool(with_user(admin_url, "brp_app"), "brp_app", min_size=1, max_size=1)
+    async with pool.acquire() as connection:
+        connection.add_query_logger(lambda logged: statements.append(logged.query))
+    return pool
+
+
+async def test_writers_on_one_tenant_append_in_one_statement_each_never_holding_a_head(
+    fresh_url: str,
 ) -> None:
+    # Two replicas writing for the same tenant, turn and turn about: each batch must be a single
+    # self-committing statement, so no writer ever holds the head's lock across a round trip
+    # (before, a writer that found the head moved took BEGIN, lock, append, COMMIT).
     tenant = slug()
-    first, second = [ProtocolWriter(await runtime_pool(fresh_url)) for _ in range(2)]
-    await first.start()
-    await second.start()
+    logs: tuple[list[str], list[str]] = ([], [])
+    pools = [await _logged_pool(fresh_url, log) for log in logs]
+    writers = [ProtocolWriter(pool) for pool in pools]
     try:
-        await first.record(record(tenant))  # first now believes the head is at 1
-        await second.record(record(tenant))  # ...but the replica moves it to 2
-        await first.record(record(tenant))
+        for writer in writers:
+            await writer.start()
+        for log in logs:
+            log.clear()  # the partition check at start
+        for turn in range(6):
+            await writers[turn % 2].record(record(tenant))
     finally:
-        await first.stop()
-        await second.stop()
-    assert first.stats().head_conflicts == 1
-    assert first.stats().failed_records == 0
-    report = await verify(fresh_url, tenant)
+        for writer in writers:
+            await writer.stop()
+        for pool in pools:
+            await pool.close()
+    for log, writer in zip(logs, writers, strict=True):
+        assert writer.stats().failed_records == 0
+        appends = [statement for statement in log if "protocol_append_linked" in statement]
+        assert len(appends) == writer.stats().batches == 3
+        # Besides the appends only the pool's reset when the writer hands its connection back.
+        assert not any(word in " ".join(log).upper() for word in ("BEGIN", "FOR UPDATE", "LOCK_HEADS"))
+    report = await verify(fresh_url, tenant, full=True)
     assert report.ok
-    assert report.chains[0].records == 3
+    assert report.chains[0].records == 6
 
 
 async def test_a_caller_that_gives_up_does_not_withdraw_its_record(
