@@ -59,6 +59,7 @@ from app.tenancy import RateLimit, TenancyResolver, TenantDirectory
 from app.tenancy.service import TenancyService
 from app.upstream import Upstream
 from app.upstream.reachability import ReachabilityProbe
+from app.upstream.shared_tokens import shared_token_store
 
 __all__ = ["BrokerPlugin", "Resources", "create_app"]
 
@@ -131,6 +132,8 @@ class BrokerPlugin(InitPluginProtocol):
                 command_timeout=settings.database_timeout,
             )
             stack.push_async_callback(pool.close)
+            # RvIG tokens shared by every replica (sealed under BROKER_SECRET_KEY), or per process.
+            token_store = shared_token_store(pool, settings.token_sharing, timeout=settings.database_timeout)
             upstream = Upstream.open(
                 settings.identities,
                 settings.resolved_environments(),
@@ -138,6 +141,7 @@ class BrokerPlugin(InitPluginProtocol):
                 clock=self.clock,
                 metrics=metrics,
                 tracer=tracer,
+                token_store=token_store,
             )
             stack.push_async_callback(upstream.aclose)
             directory = TenantDirectory(

@@ -94,6 +94,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     identities: tuple[IdentityConfig, ...] = ()
     environments: dict[str, EnvironmentConfig] = msgspec.field(default_factory=dict)
     token: TokenConfig = msgspec.field(default_factory=TokenConfig)
+    # "database": the replicas share one RvIG token per afnemer per token lifetime, sealed in
+    # PostgreSQL under a key derived from BROKER_SECRET_KEY (without that key: as "off").
+    # "off": every process obtains its own.
+    token_sharing: Literal["database", "off"] = "database"  # noqa: S105 - a mode, not a secret
     # Extra CA certificates trusted when fetching identity providers' JWKS (None: system store).
     idp_ca_bundle: Path | None = None
     # An OIN identity whose certificate is presented to identity providers that require mTLS

@@ -22,6 +22,7 @@ from app.upstream.config import (
 )
 from app.upstream.forwarder import Forwarder, UpstreamAnswer
 from app.upstream.identities import IdentityError, OinIdentity, load_identity
+from app.upstream.shared_tokens import TokenStore
 from app.upstream.tokens import AfnemerAccount, TokenManager, TokenUnavailable
 
 __all__ = [
@@ -60,12 +61,14 @@ class Upstream(msgspec.Struct, frozen=True):
         metrics: BrokerMetrics | None = None,
         *,
         tracer: BrokerTracer | None = None,
+        token_store: TokenStore | None = None,
     ) -> Upstream:
-        """Load the identities and create the clients, token manager and forwarder."""
+        """Load the identities and create the clients, token manager and forwarder (sharing tokens
+        with the other replicas through `token_store` when there is one)."""
         metrics = metrics or BrokerMetrics(process_collectors=False)
         loaded = {config.name: load_identity(config) for config in identities}
         clients = UpstreamClients(loaded, environments)
-        tokens = TokenManager(clients, environments, token, clock, metrics, tracer=tracer)
+        tokens = TokenManager(clients, environments, token, clock, metrics, tracer=tracer, store=token_store)
         forwarder = Forwarder(clients, environments, tokens, metrics, tracer=tracer)
         return cls(loaded, environments, clients, tokens, forwarder)
 

@@ -6,7 +6,9 @@ as RvIG requires) and a fingerprint of the client credentials (client_id and sec
 another tenant's record of the same AfnemerID nor the same AfnemerID with a wrong secret is ever
 handed a token it did not obtain; each asks RvIG itself, which decides. The fingerprint is an
 HMAC-SHA256 under a random key of this `TokenManager` (never stored, never shared), so the key in
-memory holds nothing that could be used to guess a secret.
+memory holds nothing that could be used to guess a secret. With a `TokenStore`
+(app/upstream/shared_tokens.py) that key is derived from `BROKER_SECRET_KEY`, the same in every
+replica, and the replicas share one token per key per token lifetime through the store.
 
 - Single flight: however many requests need a new token at once, one token request is made; the
   others await the same task.
@@ -40,6 +42,7 @@ from app.secrets import Secret
 from app.telemetry import BrokerMetrics, BrokerTracer
 from app.upstream.clients import Reply, UpstreamClients, UpstreamTimeout, UpstreamUnreachable
 from app.upstream.config import EnvironmentConfig, TokenConfig
+from app.upstream.shared_tokens import Lease, TokenStore
 
 __all__ = ["AfnemerAccount", "TokenKey", "TokenManager", "TokenUnavailable"]
 
@@ -116,6 +119,7 @@ class TokenManager:
         metrics: BrokerMetrics | None = None,
         *,
         tracer: BrokerTracer | None = None,
+        store: TokenStore | None = None,
     ) -> None:
         self._metrics = metrics or BrokerMetrics(process_collectors=False)
         self._tracer = tracer or BrokerTracer()
@@ -123,7 +127,11 @@ class TokenManager:
         self._environments = environments
         self._config = config
         self._clock = clock
-        self._credentials_key = secrets.token_bytes(32)
+        self._store = store
+        self._credentials_key = store.credentials_key if store is not None else secrets.token_bytes(32)
+        # Tokens RvIG refused, until the next fetch of their key: the store must not hand them back.
+        self._refused: dict[TokenKey, str] = {}
+        self._discarding: set[asyncio.Task[None]] = set()
         self._tokens: dict[TokenKey, _Token] = {}
         self._inflight: dict[TokenKey, asyncio.Task[_Token]] = {}
         self._backoff: dict[TokenKey, _Backoff] = {}
@@ -166,15 +174,22 @@ class TokenManager:
         current = self._tokens.get(key)
         if current is not None and current.value == token:
             del self._tokens[key]
+        if self._store is not None:
+            self._refused[key] = token
+            task = asyncio.create_task(
+                self._store.discard(key, token), name=f"token-discard:{key.afnemer_id}"
+            )
+            self._discarding.add(task)
+            task.add_done_callback(self._discarding.discard)
 
     async def settled(self) -> None:
-        """Wait until no token request is in flight (background refreshes included)."""
-        while self._inflight:
-            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        """Wait until no token request is in flight (background refreshes and discards included)."""
+        while self._inflight or self._discarding:
+            await asyncio.gather(*self._inflight.values(), *self._discarding, return_exceptions=True)
 
     async def aclose(self) -> None:
         """Cancel token requests still in flight (at shutdown)."""
-        for task in list(self._inflight.values()):
+        for task in [*self._inflight.values(), *self._discarding]:
             task.cancel()
 
     def _backing_off(self, key: TokenKey, now: float) -> bool:
@@ -198,19 +213,37 @@ class TokenManager:
             task.exception()  # a background refresh's failure is recorded in the backoff, not raised
 
     async def _fetch(self, key: TokenKey, account: AfnemerAccount) -> _Token:
-        requested_at = self._clock()
         try:
             with self._tracer.token_request(
                 tenant=account.tenant, afnemer_id=account.afnemer_id, environment=account.environment
             ):
-                response = await self._request(account)
+                token = await self._shared_or_obtained(key, account)
         except TokenUnavailable as failure:
             self._metrics.token_request(account.environment, account.afnemer_id, "failed")
             self._record_failure(key, failure.reason)
             raise TokenUnavailable(failure.reason, self._retry_after(key, self._clock())) from None
-        token = self._token_from(response, requested_at)
         self._tokens[key] = token
         self._backoff.pop(key, None)
+        return token
+
+    async def _shared_or_obtained(self, key: TokenKey, account: AfnemerAccount) -> _Token:
+        """The replicas' shared token when there is a store (obtained by one of them), else our own."""
+        if self._store is None:
+            return await self._obtain(account)
+
+        async def obtain() -> Lease:
+            token = await self._obtain(account)
+            now = self._clock()
+            return Lease(token.value, refresh_in=token.refresh_at - now, usable_for=token.usable_until - now)
+
+        lease = await self._store.fetch_or_obtain(key, obtain, refused=self._refused.pop(key, None))
+        now = self._clock()
+        return _Token(lease.value, refresh_at=now + lease.refresh_in, usable_until=now + lease.usable_for)
+
+    async def _obtain(self, account: AfnemerAccount) -> _Token:
+        requested_at = self._clock()
+        response = await self._request(account)
+        token = self._token_from(response, requested_at)
         self._metrics.token_request(account.environment, account.afnemer_id, "obtained")
         _log.info("token_obtained", afnemer_id=account.afnemer_id, environment=account.environment)
         return token
