@@ -1,11 +1,25 @@
-"""Processes of the gateway benchmark: the sandbox, and the broker with one benchmark tenant.
+"""Processes of the gateway benchmarks: the sandbox, an embedded PostgreSQL, the broker with its tenants.
 
-`python -m tests.benchmarks.gateway_stack sandbox PORT` | `broker SANDBOX_PORT`
-(state folder from BROKER_STATE_DIR). Used by `gateway_load`; not a test.
+    python -m tests.benchmarks.gateway_stack sandbox PORT
+    python -m tests.benchmarks.gateway_stack postgres
+    python -m tests.benchmarks.gateway_stack broker UPSTREAM [--tenants N]
+
+The state folder comes from BROKER_STATE_DIR, the broker's port and worker processes from
+BROKER_PORT and BROKER_WORKERS, like `brp-broker serve`. Used by `gateway_load` and `scale_out`;
+not a test.
+
+- `postgres` starts the embedded PostgreSQL of the state folder, prints a marker, and holds it until
+  its stdin closes (the benchmark ends, or dies): brokers started meanwhile join that server, so
+  one server outlives several brokers and its pid is known.
+- `broker` runs migrations, writes and applies N tenants, then serves. UPSTREAM is the sandbox's
+  port, or the base URL of another RvIG stand-in (the anchor's nginx). Tenant 1 is `bench` with the
+  sandbox's afnemer 000001; tenants 2..N (`bench-2`, ...) each have an afnemer of their own
+  (900002, ...) that only a stand-in which accepts any afnemer (the anchor's nginx) serves.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -26,11 +40,23 @@ from app.settings import load_settings
 from app.tenancy import apply, load_tenant_files
 from tests.support.tenants import write_saas_tenant
 
+__all__ = ["BENCH_TENANT", "POSTGRES_READY", "bench_tenants"]
+
 BENCH_TENANT = "bench"
+POSTGRES_READY = "POSTGRES READY"
+# What the broker's processes share: the same 40 connections to PostgreSQL, split over the workers.
+_DATABASE_CONNECTIONS = 40
 
 
 def _state() -> Path:
     return Path(os.environ["BROKER_STATE_DIR"])
+
+
+def bench_tenants(count: int) -> list[tuple[str, str]]:
+    """(slug, AfnemerID) of the first `count` benchmark tenants."""
+    return [(BENCH_TENANT, "000001")] + [
+        (f"{BENCH_TENANT}-{n}", f"{900000 + n:06d}") for n in range(2, count + 1)
+    ]
 
 
 def sandbox(port: int) -> None:
@@ -43,28 +69,49 @@ def sandbox(port: int) -> None:
     server.run()
 
 
-def _tenant_folder(port: int) -> Path:
-    sandbox_config = load_config(port=port, state_dir=str(_state()))
-    secrets = write_dev_secrets(_state() / "secrets", sandbox_config)
+def postgres() -> None:
+    """Hold the state folder's embedded PostgreSQL until stdin closes; print a marker once it runs."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    embedded = EmbeddedPostgres(_state() / "postgres")
+    try:
+        embedded.start()
+        print(POSTGRES_READY, flush=True)
+        sys.stdin.read()  # returns at EOF: the benchmark closed the pipe, or ended
+    finally:
+        embedded.stop()
+
+
+def _tenant_folder(tenants: int) -> Path:
+    secrets = write_dev_secrets(_state() / "secrets", load_config(state_dir=str(_state())))
     folder = _state() / "tenants"
     folder.mkdir(exist_ok=True)
-    write_saas_tenant(folder, BENCH_TENANT, dev_idp_jwks(_state()), secrets["000001"])
+    jwks = dev_idp_jwks(_state())
+    for slug, afnemer_id in bench_tenants(tenants):
+        secret = secrets.get(afnemer_id) or _stand_in_secret(afnemer_id)
+        write_saas_tenant(folder, slug, jwks, secret, afnemer_id=afnemer_id)
     return folder
 
 
-def broker(port: int) -> None:
-    """Embedded PostgreSQL, migrations, the benchmark tenant, then the broker in the foreground."""
+def _stand_in_secret(afnemer_id: str) -> Path:
+    """A client secret for an afnemer the sandbox does not know (a stand-in accepts any)."""
+    path = _state() / "secrets" / f"afnemer-{afnemer_id}"
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(f"bench-secret-{afnemer_id}")
+    return path.resolve()
+
+
+def broker(upstream_url: str, tenants: int) -> None:
+    """Embedded PostgreSQL, migrations, the benchmark tenants, then the broker in the foreground."""
     # As `brp-broker` does: SIGTERM ends through SystemExit, so the embedded server is stopped too.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    sandbox_config = load_config(port=port, state_dir=str(_state()))
-    pki = ensure_dev_pki(_state(), sandbox_config.oins)
+    pki = ensure_dev_pki(_state(), load_config(state_dir=str(_state())).oins)
     embedded = EmbeddedPostgres(settings.state_dir / "postgres")
     admin = asyncio.run(ensure_database(embedded.start(), "brp_bench"))
     asyncio.run(apply_migrations(admin))
-    asyncio.run(apply(admin, load_tenant_files(_tenant_folder(port)), prune=False, dry_run=False))
-    settings = sandbox_settings(settings, pki, f"https://127.0.0.1:{port}")
+    asyncio.run(apply(admin, load_tenant_files(_tenant_folder(tenants)), prune=False, dry_run=False))
+    settings = sandbox_settings(settings, pki, upstream_url)
     environment = msgspec.structs.replace(
         settings.environments["sandbox"], max_connections=512, max_keepalive_connections=512
     )
@@ -72,7 +119,7 @@ def broker(port: int) -> None:
         settings,
         database_url=with_user(admin, settings.database_runtime_role),
         environments={"sandbox": environment},
-        database_pool_max=40,
+        database_pool_max=max(_DATABASE_CONNECTIONS // settings.workers, 10),
     )
     try:
         run_broker(settings)
@@ -80,8 +127,27 @@ def broker(port: int) -> None:
         embedded.stop()
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "sandbox":
-        sandbox(int(sys.argv[2]))
+def _upstream_url(value: str) -> str:
+    return f"https://127.0.0.1:{value}" if value.isdigit() else value.rstrip("/")
+
+
+def main() -> None:
+    """Run the process named by the first argument."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("sandbox").add_argument("port", type=int)
+    commands.add_parser("postgres")
+    broker_command = commands.add_parser("broker")
+    broker_command.add_argument("upstream", help="the sandbox's port, or an RvIG stand-in's base URL")
+    broker_command.add_argument("--tenants", type=int, default=1)
+    args = parser.parse_args()
+    if args.command == "sandbox":
+        sandbox(args.port)
+    elif args.command == "postgres":
+        postgres()
     else:
-        broker(int(sys.argv[2]))
+        broker(_upstream_url(args.upstream), args.tenants)
+
+
+if __name__ == "__main__":
+    main()

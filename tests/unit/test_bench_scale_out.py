@@ -1,0 +1,135 @@
+"""The pure parts of the scale-out benchmark: wrk's report, /proc's stat lines, templates, the verdicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.benchmarks.scale_out import (
+    ANCHOR,
+    Memory,
+    Row,
+    WrkRun,
+    parse_stat,
+    parse_wrk,
+    process_tree,
+    render,
+    table,
+    verdicts,
+)
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:40000/haalcentraal/api/brp/personen
+  2 threads and 16 connections
+  Non-2xx or 3xx responses: 4
+WRKJSON {"requests":1004,"duration_us":5000000,"lat_p50_us":12500,"lat_p99_us":48000,"lat_max_us":90000,\
+"err_connect":1,"err_read":2,"err_write":0,"err_status":4,"err_timeout":3}
+"""
+
+
+def test_wrk_report_counts_only_2xx_answers_as_throughput() -> None:
+    run = parse_wrk(WRK_OUTPUT)
+
+    assert run.requests == 1004
+    assert run.rps == pytest.approx(200.0)
+    assert (run.p50_ms, run.p99_ms) == (12.5, 48.0)
+    assert (run.non_2xx, run.socket_errors, run.errors) == (4, 6, 10)
+
+
+def test_wrk_output_without_the_report_line_names_what_wrk_said() -> None:
+    with pytest.raises(ValueError, match="unable to connect"):
+        parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_stat_line_with_spaces_and_parentheses_in_the_command_name() -> None:
+    fields = ["S", "42", *["0"] * 9, "150", "25", *["0"] * 30]
+    text = f"1234 (python (worker) 1) {' '.join(fields)}\n"
+
+    assert parse_stat(text) == (42, 175)
+
+
+def test_process_tree_holds_descendants_only() -> None:
+    parents = {10: 1, 11: 10, 12: 10, 13: 11, 20: 1, 21: 20}
+
+    assert sorted(process_tree(10, parents)) == [10, 11, 12, 13]
+    assert process_tree(99, parents) == [99]
+
+
+def test_render_fills_every_placeholder_and_names_a_missing_one() -> None:
+    assert render("listen @HOST@:@PORT@;", {"HOST": "127.0.0.1", "PORT": "8"}) == "listen 127.0.0.1:8;"
+    with pytest.raises(KeyError, match="PORT"):
+        render("listen @PORT@;", {})
+
+
+@pytest.mark.parametrize("name", ["upstream-nginx.conf", "proxy-nginx.conf", "post.lua"])
+def test_copied_anchor_files_carry_their_attribution(name: str) -> None:
+    first = (ANCHOR / name).read_text().splitlines()[0]
+
+    assert "from ../shared/bench/anchor, the workload issue #13 was measured with" in first
+
+
+def test_anchor_confs_have_only_placeholders_the_benchmark_fills() -> None:
+    values = {
+        "CERTS": "/c",
+        "RUN_DIR": "/r",
+        "UPSTREAM_PORT": "1",
+        "UPSTREAM_DELAY_PORT": "2",
+        "LISTEN_PORT": "3",
+    }
+    for name in ("upstream-nginx.conf", "proxy-nginx.conf"):
+        assert "@" not in render((ANCHOR / name).read_text(), values)
+
+
+def _run(rps: float, p99: float) -> WrkRun:
+    return WrkRun(
+        requests=int(rps * 10), seconds=10.0, p50_ms=p99 / 2, p99_ms=p99, non_2xx=0, socket_errors=0
+    )
+
+
+def _row(
+    processes: int | None, tenants: int | None, rps: float, p99: float, rss_mb: float, cpu: float
+) -> Row:
+    return Row(
+        gateway="nginx" if processes is None else "brp-broker",
+        processes=processes,
+        tenants=tenants,
+        c16=_run(rps * 10, 1.0),
+        cpu_ms=cpu,
+        postgres_cpu_ms=None if processes is None else 0.1,
+        c256=_run(rps, p99),
+        rss=Memory(largest=int(rss_mb * 2**20), total=int(rss_mb * 2**20) * (processes or 1)),
+        token_requests=None if processes is None else (processes or 1) * (tenants or 1),
+    )
+
+
+def test_targets_met_when_some_process_count_reaches_nginx_and_throughput_never_drops() -> None:
+    rows = [
+        _row(None, None, 2500, 150, 18, 0.03),
+        _row(1, 1, 1000, 440, 120, 0.35),
+        _row(2, 1, 2100, 200, 120, 0.38),
+    ]
+
+    lines = verdicts(rows)
+
+    assert all(line.endswith("met") for line in lines), lines
+    assert "2 processes 0.84× / 1.33×" in lines[0]
+
+
+def test_targets_missed_when_throughput_drops_or_memory_and_cpu_are_too_high() -> None:
+    rows = [
+        _row(None, None, 2500, 150, 18, 0.03),
+        _row(1, 8, 1000, 440, 174, 0.83),
+        _row(2, 8, 300, 480, 171, 1.38),
+    ]
+
+    missed = [line for line in verdicts(rows) if line.endswith("MISSED")]
+
+    assert len(missed) == 5  # nginx ratio, c16 and c256 growth, RSS, CPU
+    assert any("1,000 → 300" in line for line in missed)
+
+
+def test_table_has_a_line_per_row_with_the_ratios_to_nginx() -> None:
+    rows = [_row(None, None, 2500, 150, 18, 0.03), _row(2, 8, 2000, 300, 120, 0.5)]
+
+    text = table(rows).splitlines()
+
+    assert len(text) == 4
+    assert "0.80× / 2.00×" in text[3]
