@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
     "ENCRYPTED_PREFIX",
@@ -82,11 +84,12 @@ class Secret:
 class SecretKey:
     """The key-encryption key: encrypts and decrypts `enc:v1:` values. Its repr shows the key id only."""
 
-    __slots__ = ("_aead", "key_id")
+    __slots__ = ("_aead", "_key", "key_id")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != _KEY_BYTES:
             raise SecretReferenceError(f"{SECRET_KEY_VARIABLE} must be {_KEY_BYTES} bytes (got {len(key)})")
+        self._key = key
         self._aead = AESGCM(key)
         # Identifies the key without revealing it: a wrong key is then reported as such.
         self.key_id = hashlib.sha256(b"brp-broker secret key id\x00" + key).hexdigest()[:8]
@@ -108,6 +111,10 @@ class SecretKey:
         """The key from `BROKER_SECRET_KEY`, or None when it is not set."""
         text = (os.environ if environ is None else environ).get(SECRET_KEY_VARIABLE, "")
         return cls.from_text(text) if text.strip() else None
+
+    def derive(self, info: bytes) -> bytes:
+        """A 32-byte key for the purpose `info` names (HKDF-SHA256): one KEK, independent keys."""
+        return HKDF(algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=info).derive(self._key)
 
     def encrypt(self, value: str, associated_data: bytes) -> str:
         """`value` encrypted as `enc:v1:<key id>:<data>`, bound to `associated_data`."""

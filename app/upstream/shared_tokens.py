@@ -29,10 +29,8 @@ This module never logs, returns in an error, or stores in clear a token or a sec
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -43,12 +41,10 @@ import msgspec
 import structlog
 from asyncpg.pool import PoolConnectionProxy
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.db import DatabaseError
-from app.secrets import SECRET_KEY_VARIABLE, SecretKey
+from app.secrets import SecretKey
 
 if TYPE_CHECKING:
     from app.upstream.tokens import TokenKey
@@ -129,21 +125,17 @@ class TokenSealer:
 
     __slots__ = ("_aead", "credentials_key", "seal_key", "token_mac_key")
 
-    def __init__(self, kek: bytes) -> None:
-        self.seal_key = _derive(kek, _SEAL_INFO)
-        self.credentials_key = _derive(kek, _CREDENTIALS_INFO)
-        self.token_mac_key = _derive(kek, _MAC_INFO)
+    def __init__(self, kek: SecretKey) -> None:
+        self.seal_key = kek.derive(_SEAL_INFO)
+        self.credentials_key = kek.derive(_CREDENTIALS_INFO)
+        self.token_mac_key = kek.derive(_MAC_INFO)
         self._aead = AESGCM(self.seal_key)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> TokenSealer | None:
         """The sealer of `BROKER_SECRET_KEY`, or None when it is not set."""
-        text = (os.environ if environ is None else environ).get(SECRET_KEY_VARIABLE, "")
-        if not text.strip():
-            return None
-        SecretKey.from_text(text)  # the same checks and messages as for enc: secrets
-        cleaned = text.strip().replace("-", "+").replace("_", "/")
-        return cls(base64.b64decode(cleaned + "=" * (-len(cleaned) % 4)))
+        kek = SecretKey.from_environment(environ)
+        return None if kek is None else cls(kek)
 
     def row_key(self, key: TokenKey) -> bytes:
         """The row's primary key within its tenant: SHA-256 over the whole cache key."""
@@ -313,10 +305,6 @@ def shared_token_store(
         return None
     _log.info("upstream_tokens_shared", sharing=sharing)
     return PostgresTokenStore(pool, sealer, timeout=timeout, connections=max(1, pool.get_max_size() // 4))
-
-
-def _derive(kek: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(kek)
 
 
 def _encoded(key: TokenKey) -> bytes:

@@ -20,7 +20,7 @@ import pytest
 
 from app.db import create_pool, tenant_scope, with_user
 from app.main import create_app
-from app.secrets import SECRET_KEY_VARIABLE, Secret, generate_secret_key
+from app.secrets import SECRET_KEY_VARIABLE, Secret, SecretKey, generate_secret_key
 from app.settings import Settings
 from app.upstream import (
     AfnemerAccount,
@@ -107,7 +107,9 @@ async def replicas(
         for _ in range(count):
             pool = await create_pool(with_user(database_url, "brp_app"), "brp_app", min_size=1, max_size=2)
             stack.push_async_callback(pool.close)
-            managers.append(_manager(endpoint, PostgresTokenStore(pool, TokenSealer(kek), timeout=5.0)))
+            managers.append(
+                _manager(endpoint, PostgresTokenStore(pool, TokenSealer(SecretKey(kek)), timeout=5.0))
+            )
             stack.push_async_callback(managers[-1].aclose)
         yield managers
 
@@ -360,7 +362,7 @@ async def test_a_refused_token_is_gone_for_every_replica(
         await second.settled()
     assert endpoint.requests == 2
     [row] = await _rows(admin, tenant)
-    assert row["token_mac"] == TokenSealer(kek).mac(fresh)
+    assert row["token_mac"] == TokenSealer(SecretKey(kek)).mac(fresh)
 
 
 async def test_the_store_never_hands_back_a_token_the_asking_replica_was_refused(
@@ -371,7 +373,7 @@ async def test_the_store_never_hands_back_a_token_the_asking_replica_was_refused
     async with replicas(database_url, endpoint, kek) as (manager, _):
         refused = await manager.token_for(account)
         key = manager.key_for(account)
-    store = PostgresTokenStore(app_pool, TokenSealer(kek), timeout=5.0)
+    store = PostgresTokenStore(app_pool, TokenSealer(SecretKey(kek)), timeout=5.0)
 
     async def obtain() -> Lease:
         return Lease("the-next-token", refresh_in=200.0, usable_for=290.0)
@@ -412,7 +414,7 @@ async def test_with_the_database_down_each_replica_still_gets_a_token(
     pool = await asyncpg.create_pool(
         f"postgresql://brp_app@127.0.0.1:{free_port()}/nothing", min_size=0, max_size=1
     )
-    manager = _manager(endpoint, PostgresTokenStore(pool, TokenSealer(kek), timeout=2.0))
+    manager = _manager(endpoint, PostgresTokenStore(pool, TokenSealer(SecretKey(kek)), timeout=2.0))
     try:
         token = await manager.token_for(_account(tenant))
         assert await manager.token_for(_account(tenant)) == token  # and then from its own cache

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from app.secrets import Secret, SecretReferenceError
+from app.secrets import Secret, SecretKey, SecretReferenceError
 from app.upstream import AfnemerAccount, TokenConfig, TokenManager, UpstreamClients
 from app.upstream.shared_tokens import PostgresTokenStore, TokenSealer, shared_token_store
 from app.upstream.tokens import TokenKey
@@ -38,6 +38,10 @@ def _kek() -> bytes:
     return secrets.token_bytes(32)
 
 
+def _sealer(kek: bytes) -> TokenSealer:
+    return TokenSealer(SecretKey(kek))
+
+
 def _key(sealer: TokenSealer, account: AfnemerAccount = ACCOUNT) -> TokenKey:
     # The store is not used for keys: a pool that is never touched will do.
     store = PostgresTokenStore(cast(asyncpg.Pool, _UnusedPool()), sealer, timeout=1.0)
@@ -46,7 +50,7 @@ def _key(sealer: TokenSealer, account: AfnemerAccount = ACCOUNT) -> TokenKey:
 
 def test_every_derived_key_is_its_own_and_none_is_the_kek() -> None:
     kek = _kek()
-    sealer = TokenSealer(kek)
+    sealer = _sealer(kek)
     derived = {sealer.credentials_key, sealer.token_mac_key, sealer.seal_key}
     assert len(derived) == 3
     assert kek not in derived
@@ -55,7 +59,11 @@ def test_every_derived_key_is_its_own_and_none_is_the_kek() -> None:
 
 def test_replicas_with_one_kek_derive_the_same_keys_and_another_kek_other_ones() -> None:
     kek = _kek()
-    first, second, other = TokenSealer(kek), TokenSealer(kek), TokenSealer(_kek())
+    first, second, other = (
+        _sealer(kek),
+        _sealer(kek),
+        _sealer(_kek()),
+    )
     assert first.credentials_key == second.credentials_key
     assert _key(first) == _key(second)
     assert _key(first) != _key(other)
@@ -63,7 +71,7 @@ def test_replicas_with_one_kek_derive_the_same_keys_and_another_kek_other_ones()
 
 
 def test_a_sealed_token_opens_only_under_its_own_cache_key() -> None:
-    sealer = TokenSealer(_kek())
+    sealer = _sealer(_kek())
     key = _key(sealer)
     sealed = sealer.seal(key, TOKEN)
     assert TOKEN.encode() not in sealed
@@ -75,33 +83,33 @@ def test_a_sealed_token_opens_only_under_its_own_cache_key() -> None:
         msgspec.structs.replace(ACCOUNT, environment="proef"),
     ]:
         assert sealer.unseal(_key(sealer, other), sealed) is None
-    assert TokenSealer(_kek()).unseal(key, sealed) is None
+    assert _sealer(_kek()).unseal(key, sealed) is None
     altered = bytes([sealed[0] ^ 1]) + sealed[1:]
     assert sealer.unseal(key, altered) is None
     assert sealer.unseal(key, b"short") is None
 
 
 def test_sealing_twice_gives_two_ciphertexts() -> None:
-    sealer = TokenSealer(_kek())
+    sealer = _sealer(_kek())
     key = _key(sealer)
     assert sealer.seal(key, TOKEN) != sealer.seal(key, TOKEN)
 
 
 def test_the_token_mac_is_keyed_and_not_the_token() -> None:
-    sealer = TokenSealer(_kek())
+    sealer = _sealer(_kek())
     mac = sealer.mac(TOKEN)
     assert len(mac) == 32 and TOKEN.encode() not in mac
-    assert mac != TokenSealer(_kek()).mac(TOKEN)
+    assert mac != _sealer(_kek()).mac(TOKEN)
 
 
 def test_one_kek_gives_one_token_mac_in_every_replica() -> None:
     kek = _kek()
-    assert TokenSealer(kek).mac(TOKEN) == TokenSealer(kek).mac(TOKEN)
+    assert _sealer(kek).mac(TOKEN) == _sealer(kek).mac(TOKEN)
 
 
 def test_the_repr_shows_no_key() -> None:
     kek = _kek()
-    sealer = TokenSealer(kek)
+    sealer = _sealer(kek)
     text = repr(sealer)
     for key in (kek, sealer.credentials_key, sealer.seal_key, sealer.token_mac_key):
         assert key.hex() not in text
@@ -115,7 +123,7 @@ def test_without_a_kek_or_with_sharing_off_there_is_no_store() -> None:
     assert shared_token_store(pool, "off", timeout=1.0, environ={"BROKER_SECRET_KEY": kek}) is None
     store = shared_token_store(pool, "database", timeout=1.0, environ={"BROKER_SECRET_KEY": kek})
     assert store is not None
-    assert store.credentials_key == TokenSealer(base64.b64decode(kek)).credentials_key
+    assert store.credentials_key == _sealer(base64.b64decode(kek)).credentials_key
 
 
 def test_a_malformed_kek_is_refused_as_everywhere_else() -> None:
