@@ -76,6 +76,9 @@ class UpstreamClient:
             ),
             # Proxies from the environment must not silently reroute traffic to RvIG.
             trust_env=False,
+            # One session serves every afnemer of this identity, of every tenant: a cookie RvIG
+            # (or a load balancer before it) sets for one request must never ride on another's.
+            cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=True,
             raise_for_status=False,
         )
