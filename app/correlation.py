@@ -14,7 +14,6 @@ import uuid
 from typing import TYPE_CHECKING
 
 import structlog
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["HEADER", "CorrelationIdMiddleware", "correlation_id_of"]
 
 HEADER = "x-correlation-id"
+_HEADER_NAME = HEADER.encode()
 _SCOPE_KEY = "brp_correlation_id"
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -36,7 +36,7 @@ def correlation_id_of(scope: Scope) -> str:
 
 def _incoming(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
-        if name == HEADER.encode():
+        if name == _HEADER_NAME:
             text = value.decode("latin-1").strip()
             return text if _ACCEPTABLE.match(text) else None
     return None
@@ -64,22 +64,25 @@ class CorrelationIdMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableScopeHeaders.from_message(message)[HEADER] = correlation_id
+                # Appended, not set: nothing behind this middleware answers with this header.
+                message["headers"] = [*message.get("headers", ()), (_HEADER_NAME, correlation_id.encode())]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            except asyncio.CancelledError:
-                # Cancelled before it was answered (client gone, drain bound): 499, as protocolled.
-                if status is None:
-                    status = 499
-                raise
-            finally:
-                _log.info(
-                    "request",
-                    method=method,
-                    path=scope["path"],
-                    status=500 if status is None else status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+        # Bound and reset by token: `bound_contextvars` reads every context variable on the way in.
+        bound = structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # Cancelled before it was answered (client gone, drain bound): 499, as protocolled.
+            if status is None:
+                status = 499
+            raise
+        finally:
+            _log.info(
+                "request",
+                method=method,
+                path=scope["path"],
+                status=500 if status is None else status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.reset_contextvars(**bound)

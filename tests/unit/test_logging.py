@@ -81,3 +81,93 @@ def test_traceback_formatted_into_a_message_is_removed() -> None:
     assert line["event"] == "Startup failed"
     assert line["traceback_removed"] is True
     assert "x.py" not in stream.getvalue()
+
+
+class _Opaque:
+    """A value the JSON renderer cannot encode: it used to be rendered by its repr, unredacted."""
+
+    def __repr__(self) -> str:
+        return "Query(burgerservicenummer=['999993653'], token='Bearer abc.def')"
+
+
+def test_a_value_rendered_by_its_repr_is_redacted_too() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        structlog.get_logger("app.test").info("query", query=_Opaque(), queries=[_Opaque()])
+    finally:
+        configure_logging("info", "json")
+    assert "999993653" not in stream.getvalue()
+    assert "abc.def" not in stream.getvalue()
+    line = json.loads(stream.getvalue())
+    assert line["query"].startswith("Query(")
+
+
+def test_our_lines_and_library_lines_share_one_form_and_stream() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        with structlog.contextvars.bound_contextvars(correlation_id="c-1"):
+            structlog.get_logger("app.test").info("ours", n=1)
+            logging.getLogger("some.library").warning("theirs")
+    finally:
+        configure_logging("info", "json")
+    ours, theirs = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert ours | {"timestamp": None} == {
+        "event": "ours",
+        "n": 1,
+        "correlation_id": "c-1",
+        "level": "info",
+        "logger": "app.test",
+        "timestamp": None,
+    }
+    assert ours["timestamp"].endswith("Z")
+    assert theirs["level"] == "warning"
+    assert theirs["logger"] == "some.library"
+    assert theirs["correlation_id"] == "c-1"
+
+
+def test_a_logger_used_before_follows_a_new_configuration() -> None:
+    log = structlog.get_logger("app.test")
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging("info", "json", first)
+    try:
+        log.info("one")
+        log.debug("below the level")
+        configure_logging("debug", "json", second)
+        log.debug("two")
+    finally:
+        configure_logging("info", "json")
+    assert [json.loads(line)["event"] for line in first.getvalue().splitlines()] == ["one"]
+    assert [json.loads(line)["event"] for line in second.getvalue().splitlines()] == ["two"]
+
+
+class _Watched:
+    rendered = False
+
+    def __repr__(self) -> str:
+        _Watched.rendered = True
+        return "watched"
+
+
+def test_a_line_below_the_level_runs_no_processor() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        structlog.get_logger("app.test").debug("dropped", value=_Watched())
+    finally:
+        configure_logging("info", "json")
+    assert stream.getvalue() == ""
+    assert not _Watched.rendered
+
+
+def test_keys_added_after_redaction_cannot_carry_the_callers_values() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    try:
+        structlog.get_logger("app.test").info(
+            "spoof", level="999993653", logger="999993653", timestamp="999993653"
+        )
+    finally:
+        configure_logging("info", "json")
+    assert "999993653" not in stream.getvalue()

@@ -35,3 +35,10 @@ def test_every_data_file_of_app_matches_a_package_data_pattern() -> None:
         if not any(fnmatch.fnmatch(p.name, pat) for pat in patterns)
     ]
     assert unshipped == [], "add a pattern to [tool.setuptools.package-data] in pyproject.toml"
+
+
+def test_every_dependency_is_pinned_exactly() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["project"]
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    loose = [r for r in requirements if r.count("==") != 1 or any(c in r for c in "<>~!*,;")]
+    assert loose == [], "pin these exactly (name==version): every build must be reproducible"
