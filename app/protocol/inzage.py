@@ -16,7 +16,9 @@ look up the full record when it has to. `render` gives the answer as JSON or CSV
 that a spreadsheet would read as a formula are prefixed with `'`).
 
 Reads as the runtime role (a pool: the admin API, for one tenant under row-level security) or as
-the operator (owner URL). Never logs a BSN or an entry.
+the operator (owner URL), in one read-only snapshot. Never logs a BSN or an entry. Its cost grows
+with the months kept (one index probe per monthly partition) and with the entries found, not with
+the size of the protocol (`tests/benchmarks/protocol_scale.py`).
 
 An inzage through the admin API is itself a processing of the person's data, so
 `protocolled_inzage` protocols it like a gateway request: one record of the tenant (api `inzage`,
@@ -62,19 +64,47 @@ INZAGE_API: Final = "inzage"
 
 _BSN: Final = re.compile(r"[0-9]{9}")
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-_QUERY: Final = """
-SELECT r.tenant, r.occurred_at, p.role, r.employee, r.subject, r.client_application,
-       r.member_organisation, r.afnemer_id, r.environment, r.doelbinding, r.verwerking,
-       r.origin_oin, r.api, r.query_type,
-       ARRAY(SELECT k FROM json_object_keys(r.search_parameters) AS k ORDER BY k) AS search_parameter_names,
-       r.requested_fields AS fields, r.correlation_id
-FROM protocol_persons p
-JOIN protocol_records r ON r.tenant = p.tenant AND r.seq = p.seq AND r.occurred_at = p.occurred_at
-WHERE p.tenant = $1 AND p.bsn = $2
-  AND ($3::timestamptz IS NULL OR p.occurred_at >= $3)
-  AND ($4::timestamptz IS NULL OR p.occurred_at < $4)
-ORDER BY p.occurred_at, p.seq, p.position
+# Two statements, not one join. With a partition per month (240 over 20 years) the planner costs a
+# join to the records as if every person row probed every partition, and so prefers a hash join
+# over ALL the tenant's records: the time grew with the size of the protocol. Here the person rows
+# come first (one index probe per month), then each one's record by primary key: a nested loop
+# that touches only the partition of that record's month. Both in one snapshot.
+_PERSONS: Final = """
+SELECT seq, occurred_at, role FROM protocol_persons
+WHERE tenant = $1 AND bsn = $2{bounds}
+ORDER BY occurred_at, seq, position
 """
+# Written out, not `$3 IS NULL OR ...`: a bound the planner can see prunes the months outside it.
+_BOUNDS: Final = {
+    (False, False): "",
+    (True, False): " AND occurred_at >= $3",
+    (False, True): " AND occurred_at < $3",
+    (True, True): " AND occurred_at >= $3 AND occurred_at < $4",
+}
+# LATERAL ... LIMIT 1 keeps the planner from turning the lookups back into a join over every
+# partition; the primary key makes the record unique anyway. `occurred_at = ANY($3)` repeats the
+# months so that a plan made for these values (a new connection) leaves the other months out.
+_RECORDS: Final = """
+SELECT k.seq, k.occurred_at, r.tenant, r.employee, r.subject, r.client_application,
+       r.member_organisation, r.afnemer_id, r.environment, r.doelbinding, r.verwerking, r.origin_oin,
+       r.api, r.query_type, r.search_parameter_names, r.fields, r.correlation_id
+FROM unnest($2::bigint[], $3::timestamptz[]) AS k(seq, occurred_at)
+CROSS JOIN LATERAL (
+    SELECT tenant, employee, subject, client_application, member_organisation, afnemer_id, environment,
+           doelbinding, verwerking, origin_oin, api, query_type,
+           ARRAY(SELECT name FROM json_object_keys(search_parameters) AS name ORDER BY name)
+               AS search_parameter_names,
+           requested_fields AS fields, correlation_id
+    FROM protocol_records
+    WHERE tenant = $1 AND seq = k.seq AND occurred_at = k.occurred_at AND occurred_at = ANY($3::timestamptz[])
+    LIMIT 1
+) AS r
+"""
+# On a pooled connection: planned once, pruned when it runs. A custom plan would plan all ~240
+# partitions again at every call (tens of milliseconds), and PostgreSQL keeps choosing custom plans
+# here because it counts planning as nearly free. (The operator's connection is new each time:
+# there a plan for the values at hand is the cheaper one.)
+_GENERIC_PLANS: Final = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 
 class InzageEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,10 +141,14 @@ async def inzage(
         raise ValueError("a BSN is nine digits")
     bounds = (None if from_ is None else normalise_time(from_), None if to is None else normalise_time(to))
     if isinstance(source, str):
-        async with operator_connection(source) as connection:
+        async with (
+            operator_connection(source) as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
             return await _entries(connection, tenant, bsn, *bounds)
-    async with tenant_transaction(source, tenant, readonly=True) as connection:
-        return await _entries(connection, tenant, bsn, *bounds)
+    async with tenant_transaction(source, tenant, isolation="repeatable_read", readonly=True) as pooled:
+        await pooled.execute(_GENERIC_PLANS)
+        return await _entries(pooled, tenant, bsn, *bounds)
 
 
 class Recorder(Protocol):
@@ -204,29 +238,46 @@ def render(entries: Sequence[InzageEntry], fmt: InzageFormat) -> str:
 async def _entries(
     connection: Connection, tenant: str, bsn: str, from_: dt.datetime | None, to: dt.datetime | None
 ) -> list[InzageEntry]:
-    rows = await connection.fetch(_QUERY, tenant, bsn, from_, to)
+    bounds = [bound for bound in (from_, to) if bound is not None]
+    persons = await connection.fetch(
+        _PERSONS.format(bounds=_BOUNDS[from_ is not None, to is not None]), tenant, bsn, *bounds
+    )
+    if not persons:
+        return []
+    keys = [(row["seq"], row["occurred_at"]) for row in persons]
+    unique = list(dict.fromkeys(keys))  # a search may find the person twice in one answer
+    rows = await connection.fetch(
+        _RECORDS, tenant, [seq for seq, _ in unique], [moment for _, moment in unique]
+    )
+    # A person row without its record (it cannot be, but the owner could forge one) is left out.
+    records = {(row["seq"], row["occurred_at"]): row for row in rows}
     return [
-        InzageEntry(
-            tenant=row["tenant"],
-            occurred_at=row["occurred_at"],
-            role=PersonRole(row["role"]),
-            employee=row["employee"],
-            subject=row["subject"],
-            client_application=row["client_application"],
-            member_organisation=row["member_organisation"],
-            afnemer_id=row["afnemer_id"],
-            environment=row["environment"],
-            doelbinding=row["doelbinding"],
-            verwerking=row["verwerking"],
-            origin_oin=row["origin_oin"],
-            api=row["api"],
-            query_type=row["query_type"],
-            search_parameter_names=tuple(row["search_parameter_names"]),
-            fields=tuple(row["fields"]),
-            correlation_id=row["correlation_id"],
-        )
-        for row in rows
+        _entry(records[key], PersonRole(person["role"]))
+        for key, person in zip(keys, persons, strict=True)
+        if key in records
     ]
+
+
+def _entry(row: asyncpg.Record, role: PersonRole) -> InzageEntry:
+    return InzageEntry(
+        tenant=row["tenant"],
+        occurred_at=row["occurred_at"],
+        role=role,
+        employee=row["employee"],
+        subject=row["subject"],
+        client_application=row["client_application"],
+        member_organisation=row["member_organisation"],
+        afnemer_id=row["afnemer_id"],
+        environment=row["environment"],
+        doelbinding=row["doelbinding"],
+        verwerking=row["verwerking"],
+        origin_oin=row["origin_oin"],
+        api=row["api"],
+        query_type=row["query_type"],
+        search_parameter_names=tuple(row["search_parameter_names"]),
+        fields=tuple(row["fields"]),
+        correlation_id=row["correlation_id"],
+    )
 
 
 def _csv(entries: Sequence[InzageEntry]) -> str:

@@ -9,7 +9,9 @@ anything is touched. `now` may be given (tests, a re-run) but never later than t
 Before dropping, per tenant, a checkpoint is appended to `protocol_retention`: the highest sequence
 number removed, its hash, and how many records with a lower number stay (those that fell in a
 younger partition). `verify` continues the chain from there. Everything happens in one transaction,
-as the owner role, waiting at most `lock_timeout_ms` for the table locks a drop needs.
+as the owner role, waiting at most `lock_timeout_ms` for the table locks a drop needs. A run costs
+a few index probes per partition and tenant, and one DROP per dropped partition: the same for a
+month of a thousand records as for a month of millions (`tests/benchmarks/protocol_scale.py`).
 
 Also creates the coming months' partitions, so a daily `brp-broker protocol retention` keeps them
 ahead even when no writer runs.
@@ -39,9 +41,19 @@ DEFAULT_TERM_YEARS: Final = 20
 # The caller's `now` may run ahead of the database's clock by this much (clock skew), no more.
 _CLOCK_SKEW: Final = dt.timedelta(minutes=5)
 
+# Per tenant with a chain, its last record below the bound: one backward walk of the primary key
+# (tenant, seq, occurred_at) in each dropped partition, however many records a month holds. (A
+# DISTINCT ON over the dropped months read and sorted every record in them.) A tenant with records
+# but no head has no chain to continue; `verify` reports it as broken whatever retention does.
 _LAST_DROPPED: Final = """
-SELECT DISTINCT ON (tenant) tenant, seq, hash FROM protocol_records
-WHERE occurred_at < $1 ORDER BY tenant, seq DESC
+SELECT h.tenant, last.seq, last.hash
+FROM (SELECT DISTINCT tenant FROM protocol_chain_heads) AS h
+CROSS JOIN LATERAL (
+    SELECT r.seq, r.hash FROM protocol_records r
+    WHERE r.tenant = h.tenant AND r.occurred_at < $1
+    ORDER BY r.seq DESC LIMIT 1
+) AS last
+ORDER BY h.tenant
 """
 _PREVIOUS: Final = (
     "SELECT through_seq, through_hash FROM protocol_retention WHERE tenant = $1 ORDER BY id DESC LIMIT 1"

@@ -2,6 +2,7 @@
 
 Run:  .venv/bin/python -m tests.benchmarks.protocol_writer [--seconds 3] [--callers 50 200 1000]
                                                          [--upstream-ms 50] [--processes 1 2 4]
+                                                         [--process-callers 200]
                                                          [--only processes]
 
 Uses `BROKER_DATABASE_URL` (an admin URL) when set, else an embedded PostgreSQL in
@@ -19,8 +20,9 @@ Uses `BROKER_DATABASE_URL` (an admin URL) when set, else an embedded PostgreSQL 
    Here latency is only queueing (Little's law: callers / throughput), not what a request sees.
 
 3. Scale-out: 1, 2, 4 writer PROCESSES (as `serve --workers N` or replicas: each its own event loop,
-   pool and `ProtocolWriter`), 200 callers each recording back-to-back, all on ONE tenant and then
-   spread over ten. The total must grow with processes until the cores are used, and never drop.
+   pool and `ProtocolWriter`), `--process-callers` (200) each recording back-to-back, all on ONE
+   tenant and then spread over ten. The total must grow with processes until the cores are used,
+   and never drop.
 
 Each run starts after a CHECKPOINT, so it does not pay for the WAL of the run before.
 
@@ -175,12 +177,12 @@ def _writer_process(url: str, tenants: int, callers: int, seconds: float, start:
     results.put(asyncio.run(run()))
 
 
-def _scale_out(url: str, processes: int, tenants: int, seconds: float) -> float:
+def _scale_out(url: str, processes: int, tenants: int, callers: int, seconds: float) -> float:
     """Records per second of `processes` writer processes together."""
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(processes), context.Queue()
     workers = [
-        context.Process(target=_writer_process, args=(url, tenants, 200, seconds, start, results))
+        context.Process(target=_writer_process, args=(url, tenants, callers, seconds, start, results))
         for _ in range(processes)
     ]
     for worker in workers:
@@ -191,14 +193,16 @@ def _scale_out(url: str, processes: int, tenants: int, seconds: float) -> float:
     return sum(count for count, _ in done) / max(elapsed for _, elapsed in done)
 
 
-async def _run_scale_out(url: str, admin: asyncpg.Connection, processes: list[int], seconds: float) -> None:
-    print("\n3. scale-out: writer processes, 200 callers each, back-to-back")
+async def _run_scale_out(
+    url: str, admin: asyncpg.Connection, processes: list[int], callers: int, seconds: float
+) -> None:
+    print(f"\n3. scale-out: writer processes, {callers} callers each, back-to-back")
     print(f"{'tenants':>7} " + " ".join(f"{f'{n} proc/s':>10}" for n in processes))
     for tenants in (1, len(TENANTS)):
         rates = []
         for count in processes:
             await admin.execute("CHECKPOINT")
-            rates.append(await asyncio.to_thread(_scale_out, url, count, tenants, seconds))
+            rates.append(await asyncio.to_thread(_scale_out, url, count, tenants, callers, seconds))
         print(f"{tenants:>7} " + " ".join(f"{rate:>10.0f}" for rate in rates), flush=True)
 
 
@@ -208,6 +212,7 @@ async def _run(
     seconds: float,
     upstream_ms: float,
     processes: list[int],
+    process_callers: int,
     only: str | None,
 ) -> None:
     name = f"brp_bench_{uuid.uuid4().hex[:8]}"
@@ -224,7 +229,7 @@ async def _run(
 
     try:
         if only == "processes":
-            await _run_scale_out(url, admin, processes, seconds)
+            await _run_scale_out(url, admin, processes, process_callers, seconds)
             return
         print(f"1. added latency (each request spends {upstream_ms:g} ms ±50% upstream, then records)")
         print(header)
@@ -236,7 +241,7 @@ async def _run(
             await report(_with_writer(pool, count, seconds, 1000, "group"))
             await report(_with_writer(pool, count, seconds, 1, "single"))
             await report(_per_request(pool, count, seconds))
-        await _run_scale_out(url, admin, processes, seconds)
+        await _run_scale_out(url, admin, processes, process_callers, seconds)
     finally:
         await admin.close()
         await pool.close()
@@ -254,13 +259,24 @@ def main() -> None:
     parser.add_argument("--callers", type=int, nargs="+", default=[50, 200, 1000], help="concurrent callers")
     parser.add_argument("--upstream-ms", type=float, default=50.0, help="time a request spends upstream")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4], help="writer processes")
+    parser.add_argument("--process-callers", type=int, default=200, help="callers per writer process")
     parser.add_argument("--only", choices=["processes"], help="run only the scale-out part")
     args = parser.parse_args()
     external = os.environ.get("BROKER_DATABASE_URL")
     embedded = None if external else EmbeddedPostgres(REPO / ".state" / "postgres-bench")
     admin_url = external or embedded.start()  # type: ignore[union-attr]
     try:
-        asyncio.run(_run(admin_url, args.callers, args.seconds, args.upstream_ms, args.processes, args.only))
+        asyncio.run(
+            _run(
+                admin_url,
+                args.callers,
+                args.seconds,
+                args.upstream_ms,
+                args.processes,
+                args.process_callers,
+                args.only,
+            )
+        )
     finally:
         if embedded is not None:
             embedded.stop()

@@ -173,3 +173,54 @@ async def test_inzage_as_csv(inzage_case: tuple[str, list[str]], database_url: s
 async def test_inzage_refuses_what_is_not_a_bsn(database_url: str) -> None:
     with pytest.raises(ValueError, match="nine digits"):
         await inzage(database_url, slug(), "12345")
+
+
+async def test_inzage_with_only_a_start_or_only_an_end(
+    inzage_case: tuple[str, list[str]], database_url: str
+) -> None:
+    tenant, expected = inzage_case
+    second = (await inzage(database_url, tenant, BSN))[1].occurred_at
+    assert [e.correlation_id for e in await inzage(database_url, tenant, BSN, from_=second)] == expected[1:]
+    assert [e.correlation_id for e in await inzage(database_url, tenant, BSN, to=second)] == expected[:1]
+
+
+async def test_inzage_pairs_each_person_row_with_its_own_record_only(
+    inzage_case: tuple[str, list[str]], database_url: str, app_pool: asyncpg.Pool
+) -> None:
+    """Forged rows (owner rights) neither add entries nor mix one record's data into another's."""
+    tenant, expected = inzage_case
+    admin = await asyncpg.connect(database_url)
+    try:
+        rows = await admin.fetch(
+            "SELECT r.seq, r.occurred_at FROM broker.protocol_records r "
+            "JOIN broker.protocol_persons p USING (tenant, seq, occurred_at) "
+            "WHERE r.tenant = $1 AND p.bsn = $2 ORDER BY r.occurred_at",
+            tenant,
+            BSN,
+        )
+        (first_seq, first_at), (second_seq, second_at) = rows[0], rows[1]
+        # A record with the second's number at the first's moment: both match the keys looked up.
+        await admin.execute(
+            "INSERT INTO broker.protocol_records (tenant, seq, occurred_at, recorded_at, correlation_id, "
+            "api, search_parameters, requested_fields, sent_fields, status, latency_ms, prev_hash, hash) "
+            "VALUES ($1, $2, $3, now(), 'forged', 'personen', '{}', '{}', '{}', 200, 1, $4, $4)",
+            tenant,
+            second_seq,
+            first_at,
+            bytes(32),
+        )
+        # A person row without a record.
+        await admin.execute(
+            "INSERT INTO broker.protocol_persons (tenant, seq, occurred_at, position, bsn, role) "
+            "VALUES ($1, $2, $3, 0, $4, 'consulted')",
+            tenant,
+            first_seq,
+            second_at,
+            BSN,
+        )
+    finally:
+        await admin.close()
+    for source in (database_url, app_pool):
+        entries = await inzage(source, tenant, BSN)
+        assert [e.correlation_id for e in entries] == expected
+        assert [e.occurred_at for e in entries[:2]] == [first_at, second_at]

@@ -165,3 +165,39 @@ async def test_a_now_in_the_future_is_refused(history: str) -> None:
     with pytest.raises(RetentionError, match="future"):
         await apply_retention(history, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=365 * 30))
     assert "y2004m12" in await _partition_months(history)
+
+
+async def test_only_tenants_with_dropped_records_get_a_checkpoint(
+    fresh_url: str, runtime_pool: PoolFactory
+) -> None:
+    """Dates derived from now: two months just past the term are dropped, the present stays."""
+    now = dt.datetime.now(dt.UTC)
+    term_start = dt.date(now.year - 20, now.month, 1)
+    old_month = dt.date(term_start.year - (term_start.month <= 2), (term_start.month - 3) % 12 + 1, 1)
+    admin = await asyncpg.connect(fresh_url)
+    try:
+        await create_partitions(admin, old_month)
+    finally:
+        await admin.close()
+    writer = ProtocolWriter(await runtime_pool(fresh_url))
+    await writer.start()
+    old = dt.datetime(old_month.year, old_month.month, 2, 10, 0, tzinfo=dt.UTC)
+    for occurred_at in (old, old + dt.timedelta(days=1), now):
+        await writer.record(record(TENANT, consulted("999993653"), occurred_at=occurred_at))
+    await writer.record(record(OTHER, consulted("999993653"), occurred_at=now))  # nothing old
+    await writer.stop()
+
+    report = await apply_retention(fresh_url)
+
+    assert sorted(report.dropped) == [f"protocol_{t}_y{old_month:%Ym%m}" for t in ("persons", "records")]
+    assert report.checkpoints == 1
+    owner = await asyncpg.connect(fresh_url)
+    try:
+        checkpoints = await owner.fetch("SELECT tenant, through_seq, leftover FROM broker.protocol_retention")
+    finally:
+        await owner.close()
+    assert [tuple(row) for row in checkpoints] == [(TENANT, 2, 0)]
+    assert await _seqs(fresh_url, TENANT) == [3]
+    report_after = await verify(fresh_url)
+    assert report_after.ok
+    assert {c.tenant: c.records for c in report_after.chains} == {TENANT: 1, OTHER: 1}

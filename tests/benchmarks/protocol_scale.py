@@ -1,0 +1,676 @@
+"""The protocol at the scale of 20 years: inzage per BSN, bytes per record, retention, verify rates.
+
+Run:  .venv/bin/python -m tests.benchmarks.protocol_scale [--records 100000 1000000 10000000]
+                                                        [--samples 200] [--verify-records 200000]
+                                                        [--keep]
+
+Starts an embedded PostgreSQL in a fresh temporary folder (removed afterwards unless `--keep`),
+fsync on, with `SETTINGS` (2 GB shared buffers as a production server would have; checkpoints
+spaced for a bulk load). One tenant's protocol is grown step by step to each `--records` size,
+spread evenly over ~20 years of monthly partitions (243 months: from two months older than the
+20-year term up to this month), and at each size it measures:
+
+- **inzage** for one BSN of that tenant through `app.protocol.inzage.inzage`, as the privacy
+  officer calls it (the runtime pool under row-level security: the admin API) and as the operator
+  does (owner URL: a new connection per call, the CLI): p50/p95/max over `--samples` BSNs, half
+  drawn from the whole population (a random citizen), half from the hot 1 %; target p95 <= 50 ms.
+  Beside it, the single-join query inzage ran before (the baseline);
+- **bytes per record**: records + persons, heap, TOAST and every index, over all partitions;
+- **retention**: `apply_retention` (owner URL) with `now` chosen so exactly the oldest month falls
+  out, at the smallest and at the largest size (O(1) in the table size), beside the query the
+  previous retention used to find the last dropped record (it read the whole dropped month).
+
+The records are generated server-side (`INSERT ... SELECT generate_series`, as the owner), shaped
+like the gateway's: 5 % without a person, 87 % one person consulted, 5 % one found, 3 % two to five
+found; BSNs (valid 11-proef numbers) from a population of 10^6, of which a hot 1 % draws 20 % of the
+lookups. Their hashes are random bytes (inzage and retention do not check them) and sequence
+numbers follow the months with gaps, so the generated tenant is not a chain `verify` would accept.
+
+Then, separately, **verify**: a tenant of `--verify-records` records written through the product's
+own `write_batch` in batches of 1000, `verify(full=True)` timed, 10 000 more appended, and the
+incremental `verify()` timed; records/s of both. Without incremental verify (no `full` keyword) it
+reports the full walk only.
+
+Everything is read warm (the machine's page cache holds the data the load just wrote); the slope
+from size to size is what tells how a 10^8 or 10^9 protocol behaves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import inspect
+import os
+import random
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, Final, cast
+
+import asyncpg
+import msgspec
+
+from app.brp import PersonRef, PersonRole
+from app.db import EmbeddedPostgres, apply_migrations, create_pool, ensure_database, with_user
+from app.protocol import ProtocolRecord, apply_retention, inzage, verify, write_batch
+from app.protocol.access import operator_connection
+from app.protocol.chain import chained, genesis_hash
+
+# The exact statements inzage runs, to EXPLAIN them.
+from app.protocol.inzage import _BOUNDS, _PERSONS, _RECORDS
+
+TENANT: Final = "gemeente-groot"
+VERIFY_TENANT: Final = "gemeente-verify"
+POPULATION: Final = 1_000_000
+HOT: Final = POPULATION // 100  # the hot 1 % ...
+HOT_SHARE: Final = 0.2  # ... draws 20 % of the lookups
+CHUNK: Final = 500_000  # records per generating statement
+VERIFY_BATCH: Final = 1000
+VERIFY_EXTRA: Final = 10_000
+TERM_YEARS: Final = 20
+# Set before the run (the server restarts once): the buffer cache a production server would have,
+# and checkpoints that do not dominate a bulk load of a throw-away cluster (no full-page images).
+SETTINGS: Final = {
+    "shared_buffers": "2GB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "full_page_writes": "off",
+}
+
+# BSNs that pass the 11-proef: eight digits from a bijective scramble of k (7919 is prime to 9*10^7),
+# then the check digit; prefixes whose check would be 10 are skipped.
+_POPULATION: Final = """
+WITH prefixes AS (
+    SELECT k, 10000000 + (k * 7919) % 90000000 AS p FROM generate_series(0::bigint, $1::bigint * 2) AS k
+), checked AS (
+    SELECT k, p, (9 * (p / 10000000 % 10) + 8 * (p / 1000000 % 10) + 7 * (p / 100000 % 10)
+                  + 6 * (p / 10000 % 10) + 5 * (p / 1000 % 10) + 4 * (p / 100 % 10)
+                  + 3 * (p / 10 % 10) + 2 * (p % 10)) % 11 AS check_digit
+    FROM prefixes
+)
+SELECT array_agg(p * 10 + check_digit ORDER BY k) FROM (
+    SELECT k, p, check_digit FROM checked WHERE check_digit < 10 ORDER BY k LIMIT $1
+) AS valid
+"""
+
+# A BSN from the population: with probability HOT_SHARE one of the first $7, else any ($6: bigint[]).
+_PICK: Final = f"""lpad((($6::bigint[])[1 + CASE WHEN random() < {HOT_SHARE} THEN floor(random() * $7)::int
+    ELSE floor(random() * cardinality($6::bigint[]))::int END])::text, 9, '0')"""
+_FIELDS: Final = "naam.voornamen,naam.geslachtsnaam,geboorte.datum,verblijfplaats.verblijfadres"
+
+# $1 first ordinal, $2 count, $3 month numbers (int[]), $4/$5 their bounds, $6 population, $7 hot
+# size, $8 tenant. Ordinal j goes to month j mod K; seq = (month + 1) * 10^10 + j: unique, and
+# ordered like the months, as a real chain is (retention's checkpoint and leftover count rely on it).
+_GENERATE: Final = f"""
+WITH src AS MATERIALIZED (
+    SELECT j, m.month, ((m.month + 1)::bigint * 10000000000 + j) AS seq,
+           m.lower + random() * (m.upper - m.lower) AS occurred_at, random() AS kind,
+           {_PICK} AS first_bsn
+    FROM generate_series($1::bigint, $1::bigint + $2::bigint - 1) AS j
+    JOIN unnest($3::int[], $4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS m(month, lower, upper, i)
+      ON m.i = 1 + j % cardinality($3::int[])
+), shaped AS MATERIALIZED (
+    SELECT *, CASE WHEN kind < 0.05 THEN 0 WHEN kind < 0.97 THEN 1 ELSE 2 + floor(random() * 4)::int END
+                  AS persons,
+              kind < 0.92 AS by_bsn
+    FROM src
+), records AS (
+    INSERT INTO protocol_records (
+        tenant, seq, occurred_at, recorded_at, correlation_id, trace_id, member_organisation, subject,
+        employee, client_application, afnemer_id, environment, doelbinding, verwerking, origin_oin, api,
+        query_type, search_parameters, requested_fields, sent_fields, status, problem_code, latency_ms,
+        prev_hash, hash)
+    SELECT $8, seq, occurred_at, occurred_at + interval '40 milliseconds', gen_random_uuid()::text,
+           md5(seq::text), NULL, 'client-credentials-sub', 'medewerker' || (seq % 500) || '@gemeente.nl',
+           'zaaksysteem', '000001', 'productie', 'BRPACT-Burgerzaken', 'Controle@Aanvraag',
+           '00000001234567890000', 'personen',
+           CASE WHEN by_bsn THEN 'RaadpleegMetBurgerservicenummer'
+                ELSE 'ZoekMetGeslachtsnaamEnGeboortedatum' END,
+           (CASE WHEN by_bsn THEN format('{{"burgerservicenummer":["%s"]}}', first_bsn)
+                 ELSE '{{"geboortedatum":"1980-01-01","geslachtsnaam":"Jansen"}}' END)::json,
+           '{{{_FIELDS}}}'::text[],
+           (CASE WHEN persons = 0 THEN '{{}}' ELSE '{{{_FIELDS},burgerservicenummer}}' END)::text[],
+           200, NULL, 20 + random() * 80, sha256(int8send(seq - 1)), sha256(int8send(seq))
+    FROM shaped
+)
+INSERT INTO protocol_persons (tenant, seq, occurred_at, position, bsn, role)
+SELECT $8, s.seq, s.occurred_at, pos,
+       CASE WHEN pos = 0 THEN s.first_bsn ELSE {_PICK} END,
+       CASE WHEN s.by_bsn THEN 'consulted' ELSE 'found' END
+FROM shaped AS s, generate_series(0, s.persons - 1) AS pos
+"""
+
+_SIZES: Final = """
+SELECT sum(pg_table_size(i.inhrelid)) FILTER (WHERE i.inhparent = 'broker.protocol_records'::regclass)
+           AS records_heap,
+       sum(pg_indexes_size(i.inhrelid)) FILTER (WHERE i.inhparent = 'broker.protocol_records'::regclass)
+           AS records_indexes,
+       sum(pg_table_size(i.inhrelid)) FILTER (WHERE i.inhparent = 'broker.protocol_persons'::regclass)
+           AS persons_heap,
+       sum(pg_indexes_size(i.inhrelid)) FILTER (WHERE i.inhparent = 'broker.protocol_persons'::regclass)
+           AS persons_indexes
+FROM pg_inherits i
+WHERE i.inhparent IN ('broker.protocol_records'::regclass, 'broker.protocol_persons'::regclass)
+"""
+# The single join inzage ran before this change (the baseline): the planner hash-joined the person
+# rows with every record of the tenant, over all partitions.
+_OLD_INZAGE: Final = """
+SELECT r.tenant, r.occurred_at, p.role, r.employee, r.subject, r.client_application,
+       r.member_organisation, r.afnemer_id, r.environment, r.doelbinding, r.verwerking,
+       r.origin_oin, r.api, r.query_type,
+       ARRAY(SELECT k FROM json_object_keys(r.search_parameters) AS k ORDER BY k) AS search_parameter_names,
+       r.requested_fields AS fields, r.correlation_id
+FROM protocol_persons p
+JOIN protocol_records r ON r.tenant = p.tenant AND r.seq = p.seq AND r.occurred_at = p.occurred_at
+WHERE p.tenant = $1 AND p.bsn = $2
+  AND ($3::timestamptz IS NULL OR p.occurred_at >= $3)
+  AND ($4::timestamptz IS NULL OR p.occurred_at < $4)
+ORDER BY p.occurred_at, p.seq, p.position
+"""
+OLD_INZAGE_SAMPLES: Final = 5
+# What retention ran before this change to find each tenant's last dropped record: it reads every
+# record of the dropped months (kept here as the baseline it is measured against).
+_OLD_LAST_DROPPED: Final = """
+SELECT DISTINCT ON (tenant) tenant, seq, hash FROM protocol_records
+WHERE occurred_at < $1 ORDER BY tenant, seq DESC
+"""
+
+
+class Month(msgspec.Struct, frozen=True):
+    """One monthly partition of the generated history: its number (0: oldest) and bounds."""
+
+    number: int
+    lower: dt.datetime
+    upper: dt.datetime
+
+
+class Latencies(msgspec.Struct, frozen=True):
+    """Inzage timings in ms, and the entries the answers held."""
+
+    p50: float
+    p95: float
+    max: float
+    mean_entries: float
+    max_entries: int
+
+    @classmethod
+    def of(cls, seconds: Sequence[float], entries: Sequence[int]) -> Latencies:
+        """Summarise `seconds` (one per call) and the entries of the answers."""
+        ordered = sorted(s * 1000 for s in seconds)
+        p95 = ordered[min(len(ordered) - 1, round(len(ordered) * 0.95) - 1)]
+        return cls(statistics.median(ordered), p95, ordered[-1], statistics.fmean(entries), max(entries))
+
+
+class CallPath(msgspec.Struct, frozen=True):
+    """One way of calling inzage, timed over the random citizens, the hot ones, and both."""
+
+    cold: Latencies
+    hot: Latencies
+    all: Latencies
+
+
+class SizeRow(msgspec.Struct, frozen=True):
+    """What one size of the protocol measured."""
+
+    records: int
+    persons: int
+    generate_s: float
+    load: float
+    bytes_per_record: float
+    sizes: dict[str, int]
+    officer: CallPath
+    operator: CallPath
+    old_ms: float
+    plans: list[str]
+
+
+class RetentionRow(msgspec.Struct, frozen=True):
+    """One retention run that dropped one month."""
+
+    table_records: int
+    month_records: int
+    old_query_ms: float
+    apply_ms: float
+    dropped: tuple[str, ...]
+
+
+class VerifyRow(msgspec.Struct, frozen=True):
+    """A verify run: which, records checked, seconds."""
+
+    kind: str
+    records: int
+    seconds: float
+
+
+def _months(now: dt.datetime) -> list[Month]:
+    """The months from two before the one 20 years ago up to this one (UTC), upper bounds capped at now."""
+    first = _add_months(_month_start(now.replace(year=now.year - TERM_YEARS)), -2)
+    months: list[Month] = []
+    start = first
+    while start <= now:
+        upper = _add_months(start, 1)
+        months.append(Month(len(months), start, min(upper, now)))
+        start = upper
+    return months
+
+
+def _month_start(moment: dt.datetime) -> dt.datetime:
+    return dt.datetime(moment.year, moment.month, 1, tzinfo=dt.UTC)
+
+
+def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    index = moment.year * 12 + moment.month - 1 + months
+    return dt.datetime(index // 12, index % 12 + 1, 1, tzinfo=dt.UTC)
+
+
+async def _prepare(url: str, months: Sequence[Month]) -> list[int]:
+    """Partitions for every month, the tenant's chain head; return the BSN population."""
+    async with operator_connection(url) as owner:
+        for month in months:
+            await owner.execute("SELECT broker.protocol_create_partitions($1)", month.lower.date())
+        async with owner.transaction():
+            await owner.execute("SELECT set_config('app.tenant_id', $1, true)", TENANT)
+            await owner.execute(
+                "INSERT INTO protocol_chain_heads (tenant, seq, hash) VALUES ($1, 0, $2)",
+                TENANT,
+                genesis_hash(TENANT),
+            )
+        population: list[int] = await owner.fetchval(_POPULATION, POPULATION)
+    return population
+
+
+async def _generate(url: str, first: int, count: int, months: Sequence[Month], population: list[int]) -> None:
+    """Insert `count` records (ordinals `first`...) of TENANT over `months`, in chunks, as the owner."""
+    async with operator_connection(url) as owner:
+        await owner.execute("SET synchronous_commit = off")
+        for start in range(first, first + count, CHUNK):
+            size = min(CHUNK, first + count - start)
+            async with owner.transaction():
+                await owner.execute("SELECT set_config('app.tenant_id', $1, true)", TENANT)
+                await owner.execute(
+                    _GENERATE,
+                    start,
+                    size,
+                    [m.number for m in months],
+                    [m.lower for m in months],
+                    [m.upper for m in months],
+                    population,
+                    HOT,
+                    TENANT,
+                )
+        async with owner.transaction():
+            await owner.execute("SELECT set_config('app.tenant_id', $1, true)", TENANT)
+            await owner.execute(
+                "UPDATE protocol_chain_heads "
+                "SET seq = (SELECT max(seq) FROM protocol_records WHERE tenant = $1) WHERE tenant = $1",
+                TENANT,
+            )
+
+
+async def _counts(connection: asyncpg.Connection) -> tuple[int, int]:
+    records = await connection.fetchval(
+        "SELECT count(*) FROM broker.protocol_records WHERE tenant = $1", TENANT
+    )
+    persons = await connection.fetchval(
+        "SELECT count(*) FROM broker.protocol_persons WHERE tenant = $1", TENANT
+    )
+    return int(records), int(persons)
+
+
+async def _sizes(connection: asyncpg.Connection) -> dict[str, int]:
+    row = await connection.fetchrow(_SIZES)
+    assert row is not None
+    return {key: int(value) for key, value in row.items()}
+
+
+def _sample(population: Sequence[int], count: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    """`count` BSNs to look up: half from the whole population (cold), half from the hot 1 %."""
+    cold = [population[rng.randrange(len(population))] for _ in range(count - count // 2)]
+    hot = [population[rng.randrange(HOT)] for _ in range(count // 2)]
+    return [f"{bsn:09d}" for bsn in cold], [f"{bsn:09d}" for bsn in hot]
+
+
+async def _time_inzage(
+    call: Callable[[str], Awaitable[list[Any]]], cold: Sequence[str], hot: Sequence[str]
+) -> CallPath:
+    """Time `call` per BSN, cold and hot interleaved (neither profits from the other's cache)."""
+    await call(cold[0])  # one warm-up: a first connection, the catalog cache
+    timed: dict[bool, tuple[list[float], list[int]]] = {False: ([], []), True: ([], [])}
+    for index in range(max(len(cold), len(hot))):
+        for is_hot, bsns in ((False, cold), (True, hot)):
+            if index < len(bsns):
+                started = time.perf_counter()
+                entries = await call(bsns[index])
+                timed[is_hot][0].append(time.perf_counter() - started)
+                timed[is_hot][1].append(len(entries))
+    both = (timed[False][0] + timed[True][0], timed[False][1] + timed[True][1])
+    return CallPath(Latencies.of(*timed[False]), Latencies.of(*timed[True]), Latencies.of(*both))
+
+
+async def _explain(connection: asyncpg.Connection, statement: str, *args: object) -> str:
+    """Planning/execution time, buffers and the scans of one statement (EXPLAIN ANALYZE)."""
+    explained = await connection.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", *args)
+    document = msgspec.json.decode(explained)[0]
+    scans: dict[str, int] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        if node["Node Type"].endswith("Scan"):
+            target = node.get("Index Name", node.get("Relation Name", "?"))
+            key = f"{node['Node Type']} {target.split('_y')[0]}"
+            scans[key] = scans.get(key, 0) + 1
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(document["Plan"])
+    buffers = document["Plan"].get("Shared Hit Blocks", 0) + document["Plan"].get("Shared Read Blocks", 0)
+    shown = ", ".join(f"{count}x {key}" for key, count in sorted(scans.items()))
+    return (
+        f"plan {document['Planning Time']:.1f} ms, run {document['Execution Time']:.1f} ms, "
+        f"{buffers} buffers: {shown}"
+    )
+
+
+async def _plans(connection: asyncpg.Connection, bsn: str) -> list[str]:
+    """EXPLAIN of inzage's two statements for `bsn`, as generic plans (as inzage runs them)."""
+    await connection.execute("SET plan_cache_mode = force_generic_plan")
+    persons_sql = _PERSONS.format(bounds=_BOUNDS[False, False])
+    persons = await connection.fetch(persons_sql, TENANT, bsn)
+    keys = list(dict.fromkeys((row["seq"], row["occurred_at"]) for row in persons))
+    pairs = ([seq for seq, _ in keys], [moment for _, moment in keys])
+    await connection.fetch(_RECORDS, TENANT, *pairs)
+    explained = [
+        f"persons: {await _explain(connection, persons_sql, TENANT, bsn)}",
+        f"records: {await _explain(connection, _RECORDS, TENANT, *pairs)}",
+    ]
+    await connection.execute("RESET plan_cache_mode")
+    return explained
+
+
+async def _old_inzage_ms(connection: asyncpg.Connection, bsns: Sequence[str]) -> float:
+    """The median time of the previous single-join query (the baseline), on a warm connection."""
+    await connection.fetch(_OLD_INZAGE, TENANT, bsns[0], None, None)
+    seconds = []
+    for bsn in bsns:
+        started = time.perf_counter()
+        await connection.fetch(_OLD_INZAGE, TENANT, bsn, None, None)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds) * 1000
+
+
+async def _measure_size(
+    url: str, pool: asyncpg.Pool, population: Sequence[int], samples: int, generate_s: float, seed: int
+) -> SizeRow:
+    cold, hot = _sample(population, samples, random.Random(seed))
+    async with operator_connection(url) as owner:
+        await owner.execute("ANALYZE broker.protocol_records")
+        await owner.execute("ANALYZE broker.protocol_persons")
+        records, persons = await _counts(owner)
+        sizes = await _sizes(owner)
+        old_ms = await _old_inzage_ms(owner, (cold[:2] + hot)[:OLD_INZAGE_SAMPLES])
+        hottest = await owner.fetchval(
+            "SELECT bsn FROM protocol_persons WHERE tenant = $1 AND bsn = ANY($2::text[]) "
+            "GROUP BY bsn ORDER BY count(*) DESC LIMIT 1",
+            TENANT,
+            hot,
+        )
+        plans = await _plans(owner, hottest)
+    officer = await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot)
+    operator = await _time_inzage(lambda bsn: inzage(url, TENANT, bsn), cold, hot)
+    return SizeRow(
+        records=records,
+        persons=persons,
+        generate_s=generate_s,
+        load=os.getloadavg()[0],
+        bytes_per_record=sum(sizes.values()) / records,
+        sizes=sizes,
+        officer=officer,
+        operator=operator,
+        old_ms=old_ms,
+        plans=plans,
+    )
+
+
+async def _drop_oldest(url: str, oldest: Month) -> RetentionRow:
+    """Retention with `now` so exactly `oldest` falls out of the 20-year term; time it."""
+    now = oldest.upper.replace(year=oldest.upper.year + TERM_YEARS)
+    async with operator_connection(url) as owner:
+        table_records, _ = await _counts(owner)
+        month_records = int(
+            await owner.fetchval(
+                "SELECT count(*) FROM broker.protocol_records WHERE occurred_at >= $1 AND occurred_at < $2",
+                oldest.lower,
+                oldest.upper,
+            )
+        )
+        started = time.perf_counter()
+        await owner.fetch(_OLD_LAST_DROPPED, oldest.upper)
+        old_query_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    report = await apply_retention(url, now=now)
+    apply_ms = (time.perf_counter() - started) * 1000
+    return RetentionRow(table_records, month_records, old_query_ms, apply_ms, report.dropped)
+
+
+def _verify_record(n: int, occurred_at: dt.datetime) -> ProtocolRecord:
+    bsn = f"{999990000 + n % 10000:09d}"
+    return ProtocolRecord(
+        tenant=VERIFY_TENANT,
+        occurred_at=occurred_at,
+        correlation_id=str(uuid.uuid4()),
+        api="personen",
+        status=200,
+        latency_ms=48.5,
+        trace_id=uuid.uuid4().hex,
+        subject="client-credentials-sub",
+        employee=f"medewerker{n % 500}@gemeente.nl",
+        client_application="zaaksysteem",
+        afnemer_id="000001",
+        environment="productie",
+        doelbinding="BRPACT-Burgerzaken",
+        verwerking="Controle@Aanvraag",
+        origin_oin="00000001234567890000",
+        query_type="RaadpleegMetBurgerservicenummer",
+        search_parameters={"burgerservicenummer": [bsn]},
+        requested_fields=(
+            "naam.voornamen",
+            "naam.geslachtsnaam",
+            "geboorte.datum",
+            "verblijfplaats.verblijfadres",
+        ),
+        sent_fields=(
+            "naam.voornamen",
+            "naam.geslachtsnaam",
+            "geboorte.datum",
+            "verblijfplaats.verblijfadres",
+            "burgerservicenummer",
+        ),
+        persons=(PersonRef(bsn, PersonRole.CONSULTED),),
+    )
+
+
+async def _write(pool: asyncpg.Pool, first: int, count: int) -> float:
+    """Append `count` records of VERIFY_TENANT through `write_batch`, 1000 a batch; return seconds."""
+    started = time.perf_counter()
+    async with pool.acquire() as connection:
+        for start in range(first, first + count, VERIFY_BATCH):
+            now = dt.datetime.now(dt.UTC)
+            entries = [
+                chained(_verify_record(n, now))
+                for n in range(start, min(start + VERIFY_BATCH, first + count))
+            ]
+            async with connection.transaction():
+                await write_batch(connection, entries, now)
+    return time.perf_counter() - started
+
+
+def _incremental_available() -> bool:
+    return "full" in inspect.signature(verify).parameters
+
+
+async def _timed_verify(url: str, kind: str, **options: bool) -> VerifyRow:
+    # `full` exists once incremental verify has landed; called through Any so this module type-checks
+    # before and after.
+    run = cast(Callable[..., Awaitable[Any]], verify)
+    started = time.perf_counter()
+    report = await run(url, VERIFY_TENANT, **options)
+    seconds = time.perf_counter() - started
+    if not report.ok:
+        raise RuntimeError(f"the benchmark chain does not verify: {report.first_break}")
+    return VerifyRow(kind, int(report.chains[0].records), seconds)
+
+
+async def _verify_rates(url: str, pool: asyncpg.Pool, count: int) -> tuple[list[VerifyRow], float, float]:
+    """Write, verify fully, append, verify incrementally; also bytes per record as written by the product."""
+    async with operator_connection(url) as owner:
+        before = sum((await _sizes(owner)).values())
+    write_s = await _write(pool, 0, count)
+    async with operator_connection(url) as owner:
+        written_bytes = (sum((await _sizes(owner)).values()) - before) / count
+    if not _incremental_available():
+        return [await _timed_verify(url, "full (incremental verify not available)")], write_s, written_bytes
+    rows = [await _timed_verify(url, "full", full=True)]
+    rows.append(await _timed_verify(url, "incremental, nothing new"))
+    await _write(pool, count, VERIFY_EXTRA)
+    rows.append(await _timed_verify(url, f"incremental, {VERIFY_EXTRA} new"))
+    return rows, write_s, written_bytes
+
+
+def _cell(latencies: Latencies) -> str:
+    p50, p95, top, entries = latencies.p50, latencies.p95, latencies.max, latencies.mean_entries
+    return f"{p50:>5.1f} /{p95:>6.1f} ({top:>4.0f}) [{entries:>4.0f}]"
+
+
+def _print_sizes(rows: Sequence[SizeRow]) -> None:
+    print(
+        "\ninzage of one BSN, ms p50 / p95 (max) [entries per answer: mean], target p95 <= 50 ms."
+        "\nofficer: through the runtime pool, as the admin API calls it; operator: through the owner URL,"
+        "\nas the CLI calls it (a new connection per call). cold: random citizens; hot: the hot 1 %."
+        "\nold join: the previous single-join query, warm connection, median of 5. load: 1-min load average."
+    )
+    print(
+        f"{'records':>11} {'officer cold':>26} {'officer hot':>26} {'operator cold + hot':>26} "
+        f"{'old join':>9} {'B/record':>9} {'load s':>7} {'load':>5}"
+    )
+    for row in rows:
+        print(
+            f"{row.records:>11,} {_cell(row.officer.cold)} {_cell(row.officer.hot)} "
+            f"{_cell(row.operator.all)} {row.old_ms:>9.0f} {row.bytes_per_record:>9.0f} "
+            f"{row.generate_s:>7.0f} {row.load:>5.1f}"
+        )
+    for row in rows:
+        officer = row.officer.all
+        parts = ", ".join(f"{key} {value / row.records:.0f}" for key, value in row.sizes.items())
+        print(f"  {row.records:,} records, {row.persons:,} person rows; bytes per record: {parts}")
+        print(
+            f"    officer cold + hot: p50 {officer.p50:.1f} / p95 {officer.p95:.1f} / max "
+            f"{officer.max:.0f} ms, entries max {officer.max_entries}"
+        )
+        for plan in row.plans:
+            print(f"    hottest BSN, {plan}")
+
+
+def _print_retention(rows: Sequence[RetentionRow]) -> None:
+    print("\nretention: drop the oldest month")
+    print(
+        f"{'table records':>14} {'month records':>14} {'old last-dropped query ms':>26} "
+        f"{'apply_retention ms':>19}"
+    )
+    for row in rows:
+        print(
+            f"{row.table_records:>14,} {row.month_records:>14,} {row.old_query_ms:>26.1f} "
+            f"{row.apply_ms:>19.1f}"
+        )
+
+
+def _print_verify(rows: Sequence[VerifyRow], write_s: float, written_bytes: float, count: int) -> None:
+    print(
+        f"\nverify ({count:,} records written through write_batch in {write_s:.1f} s, "
+        f"{count / write_s:,.0f} records/s; {written_bytes:.0f} bytes/record on disk)"
+    )
+    print(f"{'run':<40} {'records':>10} {'seconds':>8} {'records/s':>10}")
+    for row in rows:
+        rate = row.records / row.seconds if row.seconds else 0.0
+        print(f"{row.kind:<40} {row.records:>10,} {row.seconds:>8.2f} {rate:>10,.0f}")
+
+
+async def _tune(admin_url: str) -> None:
+    """Settings of a production server rather than the embedded default; a throw-away cluster's WAL."""
+    server = await asyncpg.connect(admin_url)
+    try:
+        for name, value in SETTINGS.items():
+            await server.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+    finally:
+        await server.close()
+
+
+async def _run(admin_url: str, sizes: Sequence[int], samples: int, verify_records: int) -> None:
+    url = await ensure_database(admin_url, "brp_scale")
+    await apply_migrations(url)
+    server = await asyncpg.connect(admin_url)
+    try:
+        now: dt.datetime = await server.fetchval("SELECT now()")
+    finally:
+        await server.close()
+    months = _months(now)
+    population = await _prepare(url, months)
+    print(
+        f"{len(months)} months from {months[0].lower:%Y-%m} to {months[-1].lower:%Y-%m}, "
+        f"{len(population):,} BSNs, sizes {', '.join(f'{s:,}' for s in sizes)}",
+        flush=True,
+    )
+    pool = await create_pool(with_user(url, "brp_app"), "brp_app", min_size=1, max_size=2)
+    size_rows: list[SizeRow] = []
+    retention_rows: list[RetentionRow] = []
+    live = list(months)
+    generated = 0
+    try:
+        for index, size in enumerate(sizes):
+            started = time.perf_counter()
+            await _generate(url, generated, size - generated, live, population)
+            generate_s = time.perf_counter() - started
+            generated = size
+            size_rows.append(await _measure_size(url, pool, population, samples, generate_s, index))
+            _print_sizes(size_rows[-1:])
+            if index in (0, len(sizes) - 1):
+                retention_rows.append(await _drop_oldest(url, live.pop(0)))
+                _print_retention(retention_rows[-1:])
+        verify_rows, write_s, written_bytes = await _verify_rates(url, pool, verify_records)
+    finally:
+        await pool.close()
+    print("\n=== protocol at scale ===")
+    _print_sizes(size_rows)
+    _print_retention(retention_rows)
+    _print_verify(verify_rows, write_s, written_bytes, verify_records)
+    if not _incremental_available():
+        print("incremental verify not available (verify has no `full` keyword yet): only the full walk ran")
+
+
+def main() -> None:
+    """Parse the options, start a PostgreSQL in a temporary folder, run, print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
+    parser.add_argument("--samples", type=int, default=200, help="BSNs looked up per size")
+    parser.add_argument("--verify-records", type=int, default=200_000)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL folder")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="brp-protocol-scale-"))
+    embedded = EmbeddedPostgres(folder / "postgres")
+    try:
+        asyncio.run(_tune(embedded.start()))
+        embedded.stop()  # the last handle: the server stops, and starts again with the settings
+        asyncio.run(_run(embedded.start(), sorted(args.records), args.samples, args.verify_records))
+    finally:
+        embedded.stop()
+        if args.keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
