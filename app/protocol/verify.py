@@ -23,7 +23,7 @@ the default) starts after the latest one: it checks that the checkpoint's record
 that hash, then walks only the records after it, the head, and the person rows after it. A full
 run (`full=True`) walks the whole chain, as it always did, and is what catches a rewrite below a
 checkpoint; a verified checkpoint is the operator's own note (the owner role can write it), so it
-saves time, never trust — the signed anchors of the protocol are the trust.
+saves time, never trust — the published heads (see the README) are what a rewrite must match.
 
 Never prints a record: a report holds tenants, sequence numbers, hashes and break kinds only.
 """

@@ -9,8 +9,9 @@ A batch is one statement, however many tenants it spans: `write_batch` (`app.pro
 hands it to `broker.protocol_append_linked`, which locks the heads of the batch's tenants in
 sorted order (two writers' batches never deadlock), links each tenant's records onto its head,
 inserts them with their persons and moves the heads; the statement commits on its own. So one
-round trip per batch, and a head is locked only while the database works on it: N writers
-(workers, replicas) appending for the same tenant never wait on each other's round trips. The
+round trip per batch, and a head is locked only while the database works on it and flushes the
+commit: N writers (workers, replicas) appending for the same tenant never wait on each other's
+round trips (they do take turns per flush: a record may only link to a committed one). The
 function runs as the runtime role and sets `app.tenant_id` per tenant before touching its rows, so
 the fail-closed policies hold for every row.
 
