@@ -61,6 +61,7 @@ from app.dev import DEV_OIN
 from app.sandbox.config import load_config
 from app.sandbox.idp import dev_idp_jwks, issue_dev_token
 from app.sandbox.pki import ensure_dev_pki
+from app.secrets import generate_secret_key
 from tests.benchmarks.gateway_stack import POSTGRES_READY, bench_tenants
 from tests.support.servers import free_port
 
@@ -520,7 +521,13 @@ def broker(
     command = [sys.executable, "-m", "tests.benchmarks.gateway_stack", "broker", upstream_url]
     process = subprocess.Popen(
         [*command, "--tenants", str(tenants)],
-        env={**env, "BROKER_PORT": str(port), "BROKER_WORKERS": str(processes)},
+        # A key-encryption key: the processes share one RvIG token per afnemer, as a deployment does.
+        env={
+            **env,
+            "BROKER_PORT": str(port),
+            "BROKER_WORKERS": str(processes),
+            "BROKER_SECRET_KEY": generate_secret_key(),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
