@@ -33,6 +33,7 @@ def test_the_runtime_stage_runs_brp_broker_serve_as_a_numeric_non_root_user() ->
     assert uid.isdigit() and int(uid) >= 1000 and gid.isdigit()
     assert instructions("ENTRYPOINT") == ['["brp-broker"]']
     assert instructions("CMD") == ['["serve"]']
+    # The port the image declares (read from the Dockerfile; nothing here binds it).
     assert instructions("EXPOSE") == ["8080"]
     env = " ".join(instructions("ENV"))
     # `serve` listens on 127.0.0.1 unless told otherwise: unreachable from outside the pod.

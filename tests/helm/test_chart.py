@@ -115,6 +115,7 @@ def test_the_service_account_carries_no_token(minimal: Rendered) -> None:
 
 def test_probes_ask_the_health_endpoints_on_the_named_port(minimal: Rendered) -> None:
     broker = broker_container(minimal)
+    # The port inside the pod, as the rendered manifest declares it; nothing here binds it.
     assert broker["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert env_of(broker)["BROKER_PORT"]["value"] == "8080"
     assert broker["startupProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
