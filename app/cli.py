@@ -127,7 +127,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _sandbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sandbox = commands.add_parser(
-        "sandbox", help="run the local stand-in of RvIG (https://127.0.0.1:8443; BROKER_SANDBOX_PORT)"
+        "sandbox",
+        help="run the local stand-in of RvIG (https://127.0.0.1:8443; BROKER_SANDBOX_PORT) and its dev "
+        "IdP's login pages (http://127.0.0.1:8444; BROKER_SANDBOX_LOGIN_PORT)",
     )
     sandbox.add_argument("--config", type=Path, default=None, help="sandbox TOML (default: the packaged one)")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command")
@@ -226,20 +228,26 @@ def _migrate(settings: Settings, _args: argparse.Namespace | None = None) -> int
 
 
 def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
-    from app.sandbox.server import serve_sandbox
+    from app.sandbox.server import LoginServerUnavailable, serve_sandbox
 
     config = _sandbox_config(settings, args.config)
     require_free_port(config.host, config.port, "BROKER_SANDBOX_PORT")
-    serve_sandbox(config)
+    require_free_port(config.host, config.login_port, "BROKER_SANDBOX_LOGIN_PORT")
+    try:
+        serve_sandbox(config)
+    except LoginServerUnavailable as exc:  # its login port was taken after the check above
+        raise CommandError(f"{exc} (BROKER_SANDBOX_LOGIN_PORT)") from None
     return 0
 
 
 def _sandbox_config(settings: Settings, path: Path | None = None) -> SandboxConfig:
-    """The sandbox's config, in the state folder, on `BROKER_SANDBOX_PORT` when that is set."""
+    """The sandbox's config, in the state folder, on `BROKER_SANDBOX_PORT` and
+    `BROKER_SANDBOX_LOGIN_PORT` when those are set."""
     from app.sandbox.config import load_config
 
-    port = {} if settings.sandbox_port is None else {"port": settings.sandbox_port}
-    return load_config(path, state_dir=str(settings.state_dir), **port)
+    ports = {"port": settings.sandbox_port, "login_port": settings.sandbox_login_port}
+    given = {name: port for name, port in ports.items() if port is not None}
+    return load_config(path, state_dir=str(settings.state_dir), **given)
 
 
 def _tenants(settings: Settings, args: argparse.Namespace) -> int:
@@ -424,6 +432,7 @@ def _dev(settings: Settings, _args: argparse.Namespace) -> int:
     # Before anything starts: a second `make dev` (or anything else on these ports) is one line.
     require_free_port(settings.host, settings.port, "BROKER_PORT")
     require_free_port(sandbox_config.host, sandbox_config.port, "BROKER_SANDBOX_PORT")
+    require_free_port(sandbox_config.host, sandbox_config.login_port, "BROKER_SANDBOX_LOGIN_PORT")
     embedded: EmbeddedPostgres | None = None
     if settings.database_url is None:
         embedded = EmbeddedPostgres(settings.state_dir / "postgres")
@@ -437,7 +446,7 @@ def _dev(settings: Settings, _args: argparse.Namespace) -> int:
     try:
         _migrate(settings)
         with _started_sandbox(sandbox_config) as sandbox:
-            _log.info("sandbox_started", url=sandbox.base_url)
+            _log.info("sandbox_started", url=sandbox.base_url, login_url=sandbox.login_url)
             settings = sandbox_settings(settings, sandbox.pki, sandbox.base_url)
             write_dev_secrets(settings.state_dir / "secrets", sandbox_config)
             if DEMO_TENANTS.is_dir():
@@ -460,9 +469,12 @@ def _dev(settings: Settings, _args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _started_sandbox(config: SandboxConfig) -> Iterator[SandboxThread]:
     """The sandbox of `dev` in its thread, stopped on the way out; a failed start is one line."""
-    from app.sandbox.server import SandboxThread
+    from app.sandbox.server import LoginServerUnavailable, SandboxThread
 
-    sandbox = SandboxThread(config)
+    try:
+        sandbox = SandboxThread(config)
+    except LoginServerUnavailable as exc:  # its login port was taken after the check above
+        raise CommandError(f"{exc} (BROKER_SANDBOX_LOGIN_PORT)") from None
     try:
         sandbox.start()
     except RuntimeError as exc:  # e.g. its port was taken after the check above

@@ -14,19 +14,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 import msgspec
 
+from app.db.migrations import OWNER_ROLE
+from app.identity import IssuerConfig
 from app.sandbox.config import SandboxConfig
 from app.sandbox.idp import DEV_IDP_ALGORITHM, DEV_IDP_AUDIENCE, DEV_IDP_OPERATOR_ISSUER, DEV_IDP_PATH
 from app.sandbox.pki import DevPki
 from app.settings import Settings
-from app.tenancy import Plan, TenantSpec, apply, load_tenant_files
+from app.tenancy import Plan, TenantSpec, apply, load_tenant_files, store
 from app.upstream import EnvironmentConfig, IdentityConfig
 
 __all__ = [
     "DEFAULT_SANDBOX_URL",
     "DEV_IDENTITY",
     "DEV_OIN",
+    "DEV_PORTAL_CLIENT",
+    "PORTAL_DEMO_TENANT",
     "apply_tenants",
     "demo_tenants",
     "sandbox_settings",
@@ -39,6 +44,10 @@ DEV_OIN = "00000001234567890000"
 # Where the demo tenant files expect the sandbox and the dev secrets.
 DEFAULT_SANDBOX_URL = "https://127.0.0.1:8443"
 _DEMO_SECRETS = "file:.state/secrets/"
+# The demo tenant whose admins change it in the beheerportaal (see `apply_tenants`).
+PORTAL_DEMO_TENANT = "amsterdam"
+# The beheerportaal's client id at the dev IdP (the demo tenant files name it too).
+DEV_PORTAL_CLIENT = "brp-beheerportaal"
 
 
 def sandbox_settings(settings: Settings, pki: DevPki, sandbox_url: str) -> Settings:
@@ -66,6 +75,9 @@ def sandbox_settings(settings: Settings, pki: DevPki, sandbox_url: str) -> Setti
         operator_audiences=(DEV_IDP_AUDIENCE,),
         operator_jwks_uri=f"{sandbox_url}{DEV_IDP_PATH}/jwks.json",
         operator_algorithms=(DEV_IDP_ALGORITHM,),
+        # The beheerportaal's operator login at the same provider (its login form on the sandbox).
+        operator_login_client_id=DEV_PORTAL_CLIENT,
+        operator_login_discovery_uri=f"{sandbox_url}{DEV_IDP_PATH}/operator/.well-known/openid-configuration",
     )
 
 
@@ -90,15 +102,21 @@ def demo_tenants(directory: Path, *, sandbox_url: str, state_dir: Path) -> list[
 
 
 def _pointed(spec: TenantSpec, sandbox_url: str, secrets: str) -> TenantSpec:
-    issuers = tuple(
-        msgspec.structs.replace(issuer, jwks_uri=_at_sandbox(issuer.jwks_uri, sandbox_url))
-        for issuer in spec.issuers
-    )
+    issuers = tuple(_issuer_at_sandbox(issuer, sandbox_url) for issuer in spec.issuers)
     afnemers = tuple(
         msgspec.structs.replace(afnemer, client_secret=_in_state(afnemer.client_secret, secrets))
         for afnemer in spec.afnemers
     )
     return msgspec.structs.replace(spec, issuers=issuers, afnemers=afnemers)
+
+
+def _issuer_at_sandbox(issuer: IssuerConfig, sandbox_url: str) -> IssuerConfig:
+    login = issuer.login
+    if login is not None:
+        discovery = _at_sandbox(login.discovery(issuer.issuer), sandbox_url)
+        login = msgspec.structs.replace(login, discovery_uri=discovery)
+    jwks_uri = _at_sandbox(issuer.jwks_uri, sandbox_url)
+    return msgspec.structs.replace(issuer, jwks_uri=jwks_uri, login=login)
 
 
 def _at_sandbox(uri: str | None, sandbox_url: str) -> str | None:
@@ -120,8 +138,39 @@ async def apply_tenants(
     sandbox_url: str = DEFAULT_SANDBOX_URL,
     state_dir: Path = Path(".state"),
     prune: bool = False,
+    portal_managed: tuple[str, ...] = (PORTAL_DEMO_TENANT,),
 ) -> Plan:
     """Validate and apply the tenant files in `directory` (the demo tenants for `dev`), pointed at
-    the running sandbox and state folder (see `demo_tenants`)."""
+    the running sandbox and state folder (see `demo_tenants`).
+
+    The tenants named in `portal_managed` are handed to the admin API after their first apply, so
+    their admins can change them in the beheerportaal and a later `dev` leaves those changes be
+    (a file-managed tenant is read-only in the portal). The others stay managed by their files.
+    """
     specs = demo_tenants(directory, sandbox_url=sandbox_url, state_dir=state_dir)
-    return await apply(owner_url, specs, prune=prune, dry_run=False)
+    connection = await asyncpg.connect(owner_url)
+    try:
+        # As the tables' owner, so row-level security scopes each read to its tenant (the URL's
+        # user may be a superuser, which bypasses it), as `tenants apply` does.
+        await connection.execute(f"SET ROLE {OWNER_ROLE}")
+        handed = {s.slug for s in specs if await _management(connection, s.slug) == "api"}
+        result = await apply(
+            owner_url, [s for s in specs if s.slug not in handed], prune=prune, dry_run=False
+        )
+        for slug in (s.slug for s in specs if s.slug in portal_managed and s.slug not in handed):
+            async with connection.transaction():
+                await store.scope_to(connection, slug)
+                management = await store.tenant_management(connection)
+                if management is not None:
+                    await store.set_managed_by(connection, management.id, "api")
+    finally:
+        await connection.close()
+    return result
+
+
+async def _management(connection: asyncpg.Connection, slug: str) -> str | None:
+    """Who manages the tenant `slug` ('file' or 'api'), None when it does not exist yet."""
+    async with connection.transaction():
+        await store.scope_to(connection, slug)
+        management = await store.tenant_management(connection, lock=False)
+    return None if management is None else management.managed_by

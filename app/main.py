@@ -41,6 +41,9 @@ from app.identity.authenticator import JwtAuthenticator
 from app.identity.jwks import JwksCache
 from app.identity.validator import TokenValidator
 from app.openapi import SPEC_ROUTES, broker_openapi_config
+from app.portal import Portal, portal_router, portal_template_config
+from app.portal.login import OidcLogin
+from app.portal.sessions import SessionStore
 from app.protocol import ProtocolWriter
 from app.ratelimit import RateLimitConfig, RateLimitDefaults, RateLimiter, RedisBackend, limits_from
 from app.secrets import SecretKey
@@ -106,8 +109,9 @@ class BrokerPlugin(InitPluginProtocol):
         """Register lifespan, routes, error handling and the OpenAPI document."""
         app_config.lifespan.append(self._lifespan)
         app_config.route_handlers.extend(
-            [HealthController, MetricsController, *ROUTES, *SPEC_ROUTES, admin_router()]
+            [HealthController, MetricsController, *ROUTES, *SPEC_ROUTES, admin_router(), portal_router()]
         )
+        app_config.template_config = portal_template_config()
         app_config.request_max_body_size = self.settings.max_body_bytes
         app_config.exception_handlers.update(exception_handlers)
         app_config.openapi_config = broker_openapi_config(version="0.1.0")
@@ -152,7 +156,10 @@ class BrokerPlugin(InitPluginProtocol):
             )
             await directory.start()
             stack.push_async_callback(directory.stop)
-            idp_client = _idp_client(settings, upstream)
+            idp_context = _idp_context(settings, upstream)
+            idp_client = httpx.AsyncClient(
+                verify=idp_context, timeout=5.0, follow_redirects=False, trust_env=False
+            )
             stack.push_async_callback(idp_client.aclose)
             protocol = ProtocolWriter(
                 pool,
@@ -179,6 +186,17 @@ class BrokerPlugin(InitPluginProtocol):
             validator = TokenValidator(directory, jwks)
             # The admin API: the gateway's validator for tenants' tokens, the operator's own IdP.
             app.state.admin_authenticator = build_authenticator(settings, validator, jwks, directory)
+            app.state.portal = Portal(
+                settings=settings,
+                directory=directory,
+                authenticator=app.state.admin_authenticator,
+                sessions=SessionStore(
+                    pool,
+                    idle_minutes=settings.portal_session_idle_minutes,
+                    max_minutes=settings.portal_session_max_minutes,
+                ),
+                oidc=OidcLogin(idp_client, idp_context),
+            )
             app.state.tenancy_service = TenancyService(
                 pool,
                 owner_url=settings.database_owner_url,
@@ -238,16 +256,17 @@ def _limiter(settings: Settings, directory: TenantDirectory, metrics: BrokerMetr
     )
 
 
-def _idp_client(settings: Settings, upstream: Upstream) -> httpx.AsyncClient:
-    """The one client for identity providers' JWKS: extra trusted CAs, and a client certificate
-    for providers that require mTLS (the sandbox's dev IdP)."""
+def _idp_context(settings: Settings, upstream: Upstream) -> ssl.SSLContext:
+    """The TLS context for identity providers (JWKS, and the portal's discovery and code
+    exchange): extra trusted CAs, and a client certificate for providers that require mTLS (the
+    sandbox's dev IdP)."""
     if settings.idp_identity is not None:
         context = upstream.identities[settings.idp_identity].ssl_context
     else:
         context = ssl.create_default_context()
     if settings.idp_ca_bundle is not None:
         context.load_verify_locations(cafile=str(settings.idp_ca_bundle))
-    return httpx.AsyncClient(verify=context, timeout=5.0, follow_redirects=False, trust_env=False)
+    return context
 
 
 def create_app(

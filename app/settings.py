@@ -59,6 +59,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Where `dev` and `sandbox` run the sandbox RvIG; None: the sandbox config's port (8443).
     # 0 picks a free port (tests, or a second checkout beside a running `make dev`).
     sandbox_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
+    # Where they run the dev IdP's login pages (plain HTTP, for the browser); None: the sandbox
+    # config's (8444), or a free port when `sandbox_port` is 0.
+    sandbox_login_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
     # Runtime connection; when unset the CLI starts an embedded PostgreSQL in `state_dir`.
     database_url: str | None = None
     # Connection that runs migrations (owner or admin); defaults to `database_url`.
@@ -113,6 +116,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     operator_jwks_uri: str | None = None
     operator_role_claim: str = "roles"
     operator_algorithms: tuple[str, ...] = ("RS256", "ES256")
+    # The beheerportaal's login for operators (OIDC authorization code + PKCE at the operator's
+    # identity provider): the portal's client id there, and where its discovery document is
+    # (default `<operator_issuer>/.well-known/openid-configuration`). Unset: no operator login.
+    operator_login_client_id: str | None = None
+    operator_login_discovery_uri: str | None = None
+    # The beheerportaal's public address (e.g. https://brp.example.nl), from which its OIDC
+    # redirect URI is made; unset: the address the request came in on (fine without a proxy).
+    portal_url: str | None = None
+    # A portal session ends after this many minutes without a request, and always after
+    # `portal_session_max_minutes`; logout, suspension or removal of its tenant end it at once.
+    portal_session_idle_minutes: PositiveInt = 30
+    portal_session_max_minutes: PositiveInt = 480
 
     @property
     def migration_url(self) -> str | None:
@@ -209,6 +224,8 @@ def _check(settings: Settings) -> None:
             raise SettingsError(_env_name(field), "must start with postgresql:// (value hidden)")
     if settings.redis_url is not None and not _REDIS_URL.match(settings.redis_url):
         raise SettingsError(_env_name("redis_url"), "must start with redis:// or rediss:// (value hidden)")
+    if settings.portal_url is not None and not settings.portal_url.startswith(("https://", "http://")):
+        raise SettingsError(_env_name("portal_url"), "must be an http(s):// URL")
     if settings.database_pool_min > settings.database_pool_max:
         raise SettingsError(
             _env_name("database_pool_min"),
@@ -244,3 +261,6 @@ def _check_operator(settings: Settings) -> None:
         raise SettingsError(_env_name("operator_audiences"), "must name at least one audience")
     if settings.operator_jwks_uri is None:
         raise SettingsError(_env_name("operator_jwks_uri"), "is required with BROKER_OPERATOR_ISSUER")
+    discovery = settings.operator_login_discovery_uri
+    if discovery is not None and not discovery.startswith("https://"):
+        raise SettingsError(_env_name("operator_login_discovery_uri"), "must be an https:// URL")

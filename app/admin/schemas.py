@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from app.identity import ClaimMapping, IssuerConfig
+from app.identity import ClaimMapping, IssuerConfig, PortalLogin
 from app.policy import Gegevensset
 from app.tenancy import Change, Limits, MemberOrganisation, RateLimit, RuleSpec
 from app.tenancy.models import AdminRoles, AfnemerSpec, Environment, Kind, Pattern, Status
@@ -64,6 +64,7 @@ class IssuerBody(msgspec.Struct, frozen=True, kw_only=True):
     claims: ClaimMapping = msgspec.field(default_factory=ClaimMapping)
     tenant_claim: str | None = None
     tenant_claim_value: str | None = None
+    login: PortalLogin | None = None
 
 
 class AfnemerBody(msgspec.Struct, frozen=True, kw_only=True):

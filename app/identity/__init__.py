@@ -8,7 +8,7 @@ calls `JwtAuthenticator.authenticate`. Nothing in this package logs a token.
 from __future__ import annotations
 
 from app.identity.authenticator import AuthenticatedCaller, JwtAuthenticator, bearer_token
-from app.identity.config import ALLOWED_ALGORITHMS, ClaimMapping, IssuerConfig
+from app.identity.config import ALLOWED_ALGORITHMS, ClaimMapping, IssuerConfig, PortalLogin
 from app.identity.headers import CallerHeaders, parse_caller_headers
 from app.identity.jwks import JwksCache, KeyLookupError
 from app.identity.principal import Principal
@@ -24,6 +24,7 @@ __all__ = [
     "JwksCache",
     "JwtAuthenticator",
     "KeyLookupError",
+    "PortalLogin",
     "Principal",
     "StaticIssuerDirectory",
     "TokenRefused",

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["ALLOWED_ALGORITHMS", "ClaimMapping", "IssuerConfig"]
+__all__ = ["ALLOWED_ALGORITHMS", "ClaimMapping", "IssuerConfig", "PortalLogin"]
 
 # Asymmetric algorithms only: an HMAC algorithm with a published key would let anyone sign.
 ALLOWED_ALGORITHMS = frozenset(
@@ -31,6 +31,24 @@ class ClaimMapping(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     organisation: str | None = None
 
 
+class PortalLogin(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """How the beheerportaal signs this issuer's users in: OpenID Connect authorization code + PKCE.
+
+    The portal is a public client (PKCE, no client secret): `client_id` is its registration at
+    the identity provider, with `<portal>/beheer/auth/callback` as redirect URI. The endpoints come
+    from the provider's discovery document (`<issuer>/.well-known/openid-configuration` unless
+    `discovery_uri` names another place).
+    """
+
+    client_id: str
+    discovery_uri: str | None = None
+    scope: str = "openid"
+
+    def discovery(self, issuer: str) -> str:
+        """Where the provider's OpenID discovery document is."""
+        return self.discovery_uri or f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+
+
 class IssuerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One trusted issuer of one tenant."""
 
@@ -45,3 +63,5 @@ class IssuerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tenant_claim: str | None = None
     tenant_claim_value: str | None = None
     kind: Literal["oidc"] = "oidc"
+    # The beheerportaal's login through this issuer; None: its users cannot log in to the portal.
+    login: PortalLogin | None = None

@@ -2,8 +2,9 @@
 
 This module only wires: the token signing key from the dev PKI, the token service, a fresh
 `Knobs` (so two apps never share knob state), the RvIG-facing endpoints (`api`), the control API
-(`knobs`) and the problem+json exception handlers (`app.errors`). It must never hold state of its
-own at module level.
+(`knobs`), the dev IdP's keys, discovery and token endpoints (`idp`, `login`) and the problem+json
+exception handlers (`app.errors`). It must never hold state of its own at module level: the dev
+IdP's authorization codes come in from whoever also runs the login server (`app.sandbox.server`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from app.sandbox.config import SandboxConfig
 from app.sandbox.dataset import Dataset
 from app.sandbox.idp import dev_idp_router
 from app.sandbox.knobs import Knobs, KnobsController
+from app.sandbox.login import AuthorizationCodes, dev_idp_token_endpoints
 from app.sandbox.pki import DevPki
 from app.sandbox.tokens import TokenService, load_signing_key
 
@@ -42,11 +44,20 @@ def _provide_last_token_serial(state: State) -> int:
     return _provide_services(state).tokens.last_serial
 
 
-def create_sandbox_app(config: SandboxConfig, dataset: Dataset, pki: DevPki) -> Litestar:
+def create_sandbox_app(
+    config: SandboxConfig,
+    dataset: Dataset,
+    pki: DevPki,
+    *,
+    login_url: str | None = None,
+    codes: AuthorizationCodes | None = None,
+) -> Litestar:
     """The sandbox as an ASGI app; serve it with `app.sandbox.server` (which adds mTLS).
 
     Its services (token service, data set, a fresh `Knobs`) live in the app's state under
-    `"sandbox"`; handlers get them by dependency injection.
+    `"sandbox"`; handlers get them by dependency injection. `login_url` and `codes` are the login
+    server's address and authorization codes (`app.sandbox.login`); without a login server the
+    discovery documents name no authorization endpoint and no code is ever redeemed.
     """
     tokens = TokenService(config, load_signing_key(pki.token_signing_key))
     services = SandboxServices(config=config, dataset=dataset, tokens=tokens, knobs=Knobs())
@@ -56,7 +67,13 @@ def create_sandbox_app(config: SandboxConfig, dataset: Dataset, pki: DevPki) -> 
         "last_token_serial": Provide(_provide_last_token_serial, sync_to_thread=False),
     }
     return Litestar(
-        route_handlers=[token_endpoint, KnobsController, dev_idp_router(config.state_path), brp_api],
+        route_handlers=[
+            token_endpoint,
+            KnobsController,
+            dev_idp_router(config.state_path, login_url=login_url),
+            *dev_idp_token_endpoints(config.state_path, codes or AuthorizationCodes()),
+            brp_api,
+        ],
         dependencies=dependencies,
         exception_handlers=exception_handlers,
         state=State({_STATE_KEY: services}),

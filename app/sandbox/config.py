@@ -98,6 +98,10 @@ class SandboxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     host: str = "127.0.0.1"
     port: int = 8443
+    # The dev IdP's login pages (plain HTTP: a browser has no client certificate for `port`).
+    # `load_config` makes it 0 too when `port` is 0 and the file or caller sets no login_port, so a
+    # sandbox on a free port never collides with the login server of a running `make dev`.
+    login_port: int = 8444
     state_dir: str = ".state"
     token_lifetime_seconds: int = 3600
     issuer: str = "https://127.0.0.1:8443/nidp/oauth/nam"
@@ -108,6 +112,8 @@ class SandboxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be 0..65535 (0 picks a free port)")
+        if not 0 <= self.login_port <= 65535:
+            raise ValueError("login_port must be 0..65535 (0 picks a free port)")
         if self.token_lifetime_seconds < 1:
             raise ValueError("token_lifetime_seconds must be at least 1")
         for oin in self.extra_oins:
@@ -151,7 +157,8 @@ def _decode_hook(type_: type[Any], obj: Any) -> Any:
 def load_config(path: Path | None = None, **overrides: Any) -> SandboxConfig:
     """Load and validate `sandbox.toml` (the packaged default unless `path` is given).
 
-    `overrides` replace top-level keys (e.g. `port=0, state_dir=...` in tests). Relative
+    `overrides` replace top-level keys (e.g. `port=0, state_dir=...` in tests). A `port` of 0
+    without a `login_port` (in the file or the overrides) gives `login_port` 0 as well. Relative
     `state_dir`/`data_dir` become absolute against the current working directory.
     Raises `msgspec.ValidationError` naming the offending key.
     """
@@ -159,6 +166,8 @@ def load_config(path: Path | None = None, **overrides: Any) -> SandboxConfig:
     if not isinstance(raw, dict):
         raise msgspec.ValidationError("the sandbox config must be a TOML table")
     raw.update(overrides)
+    if raw.get("port") == 0:
+        raw.setdefault("login_port", 0)
     config = msgspec.convert(raw, SandboxConfig, dec_hook=_decode_hook)
     return _absolute_paths(config)
 

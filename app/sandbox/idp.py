@@ -1,7 +1,8 @@
 """The sandbox's dev identity provider: the tokens the demo tenants' employees and applications carry.
 
 One issuer (`DEV_IDP_ISSUER`) serves every demo tenant; the broker tells them apart by the
-`tenant` claim (its issuer configurations say `tenant_claim = "tenant"`). Tokens are ES256 JWTs
+`tenant` claim (its issuer configurations say `tenant_claim = "tenant"`). The supplier's operators
+have an issuer of their own (`DEV_IDP_OPERATOR_ISSUER`, tokens without a tenant). Tokens are ES256 JWTs
 signed with an EC P-256 key kept in `<state_dir>/pki/dev-idp.key` (0600, created when the sandbox
 first serves the IdP, then reused), with `kid` = the key's RFC 7638 thumbprint. Issuing a token
 never creates the key: a token signed with a key no sandbox serves is one every broker refuses,
@@ -11,9 +12,18 @@ Claims: `iss`, `aud`, `sub`, `iat`, `nbf`, `exp`, `jti`, `tenant`; `employee_id`
 token (an application token has none), `roles`, `azp` (client) and `organisation` when given —
 the claim names of `app.identity.ClaimMapping`'s defaults, plus `organisation`.
 
-The public keys are served as `GET /dev-idp/jwks.json` (with an OpenID discovery document beside
-it) by the sandbox's HTTPS server, and returned by `dev_idp_jwks(state_dir)` for a broker that
-configures them inline. Like the rest of the sandbox this module imports nothing of the broker.
+Endpoints, under `DEV_IDP_PATH` for the tenants' issuer and `DEV_IDP_OPERATOR_PATH` for the
+operator's (both on the sandbox's HTTPS server, which requires a dev client certificate):
+
+- `GET .../.well-known/openid-configuration` — the OpenID Provider metadata of that issuer;
+- `GET /dev-idp/jwks.json` — the public keys (both issuers share the key);
+- `POST .../token` — the authorization code grant with PKCE (`app.sandbox.login`).
+
+A browser has no client certificate, so the login pages of the authorization code flow
+(`GET`/`POST .../authorize`) are served by the sandbox's second, plain-HTTP listener, the login
+server (`SandboxConfig.login_port`); the discovery documents name it as `authorization_endpoint`.
+`dev_idp_jwks(state_dir)` returns the keys for a broker that configures them inline. Like the
+rest of the sandbox this module imports nothing of the broker.
 
 It is for development and tests only. It never logs a token or key material.
 """
@@ -29,17 +39,24 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from litestar import Request, Response, Router, get
+from litestar.handlers import HTTPRouteHandler
 
 __all__ = [
     "DEV_IDP_ALGORITHM",
     "DEV_IDP_AUDIENCE",
     "DEV_IDP_ISSUER",
+    "DEV_IDP_ISSUERS",
+    "DEV_IDP_OPERATOR",
     "DEV_IDP_OPERATOR_ISSUER",
+    "DEV_IDP_OPERATOR_PATH",
     "DEV_IDP_PATH",
+    "DEV_IDP_TENANTS",
     "DEV_IDP_TENANT_CLAIM",
+    "DevIdpIssuer",
     "DevIdpKeyMissing",
     "dev_idp_jwks",
     "dev_idp_key_path",
@@ -55,12 +72,56 @@ DEV_IDP_ISSUER: Final = "https://127.0.0.1:8443/dev-idp"
 # The operator's tokens (admin API) come from an issuer of their own, signed with the same key: an
 # operator's identity provider is never one a tenant trusts.
 DEV_IDP_OPERATOR_ISSUER: Final = DEV_IDP_ISSUER + "/operator"
+DEV_IDP_OPERATOR_PATH: Final = DEV_IDP_PATH + "/operator"
 DEV_IDP_AUDIENCE: Final = "brp-broker"
 DEV_IDP_TENANT_CLAIM: Final = "tenant"
 DEV_IDP_ALGORITHM: Final = "ES256"
 
 _KEY_FILE: Final = "dev-idp.key"
 _JWKS_CACHE_SECONDS: Final = 300
+_DISCOVERY: Final = "/.well-known/openid-configuration"
+
+
+class DevIdpIssuer(msgspec.Struct, frozen=True):
+    """One of the dev IdP's two issuers: its identifier, where its endpoints live, whose it is."""
+
+    issuer: str
+    path: str
+    operator: bool
+
+    @property
+    def authorize_path(self) -> str:
+        """Its login page on the login server (the authorization endpoint)."""
+        return f"{self.path}/authorize"
+
+    @property
+    def token_path(self) -> str:
+        """Its token endpoint on the sandbox's HTTPS server."""
+        return f"{self.path}/token"
+
+    def metadata(self, base_url: str, login_url: str | None) -> dict[str, Any]:
+        """Its OpenID Provider metadata; without a login server, no authorization endpoint."""
+        document: dict[str, Any] = {
+            "issuer": self.issuer,
+            "jwks_uri": f"{base_url}{DEV_IDP_PATH}/jwks.json",
+            "token_endpoint": f"{base_url}{self.token_path}",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "scopes_supported": ["openid"],
+            "id_token_signing_alg_values_supported": [DEV_IDP_ALGORITHM],
+            "subject_types_supported": ["public"],
+        }
+        if login_url is not None:
+            document["authorization_endpoint"] = f"{login_url}{self.authorize_path}"
+        return document
+
+
+# The tenants' employees (a `tenant` claim says whose) and the supplier's operators (no tenant).
+DEV_IDP_TENANTS: Final = DevIdpIssuer(DEV_IDP_ISSUER, DEV_IDP_PATH, operator=False)
+DEV_IDP_OPERATOR: Final = DevIdpIssuer(DEV_IDP_OPERATOR_ISSUER, DEV_IDP_OPERATOR_PATH, operator=True)
+DEV_IDP_ISSUERS: Final = (DEV_IDP_TENANTS, DEV_IDP_OPERATOR)
 
 
 class DevIdpKeyMissing(Exception):
@@ -148,10 +209,12 @@ def issue_dev_token(
     return jwt.encode(header, claims, key, algorithms=[DEV_IDP_ALGORITHM])
 
 
-def dev_idp_router(state_dir: Path, issuer: str = DEV_IDP_ISSUER) -> Router:
-    """The dev IdP's HTTP routes (JWKS and discovery document) for the sandbox app.
+def dev_idp_router(state_dir: Path, *, login_url: str | None = None) -> Router:
+    """The dev IdP's JWKS and both issuers' discovery documents, for the sandbox's HTTPS app.
 
-    The key is created here, when the app is built, so the first request does no file I/O.
+    `login_url` is the login server's address (`http://host:port`), named in the documents as the
+    authorization endpoint's. The key is created here, when the app is built, so the first request
+    does no file I/O.
     """
     jwks = dev_idp_jwks(state_dir)
 
@@ -161,19 +224,15 @@ def dev_idp_router(state_dir: Path, issuer: str = DEV_IDP_ISSUER) -> Router:
         cache = {"Cache-Control": f"public, max-age={_JWKS_CACHE_SECONDS}"}
         return Response(jwks, media_type="application/jwk-set+json", headers=cache)
 
-    @get("/.well-known/openid-configuration", sync_to_thread=False)
-    def discovery_endpoint(request: Request[Any, Any, Any]) -> dict[str, Any]:
-        """A minimal OpenID Provider metadata document pointing at the JWKS."""
-        base = str(request.base_url).rstrip("/")
-        return {
-            "issuer": issuer,
-            "jwks_uri": f"{base}{DEV_IDP_PATH}/jwks.json",
-            "id_token_signing_alg_values_supported": [DEV_IDP_ALGORITHM],
-            "response_types_supported": ["id_token"],
-            "subject_types_supported": ["public"],
-        }
+    def discovery(idp: DevIdpIssuer) -> HTTPRouteHandler:
+        def endpoint(request: Request[Any, Any, Any]) -> dict[str, Any]:
+            return idp.metadata(str(request.base_url).rstrip("/"), login_url)
 
-    return Router(path=DEV_IDP_PATH, route_handlers=[jwks_endpoint, discovery_endpoint])
+        path = idp.path.removeprefix(DEV_IDP_PATH) + _DISCOVERY
+        return get(path, sync_to_thread=False, name=f"dev-idp-discovery{path}")(endpoint)
+
+    handlers = [jwks_endpoint, *(discovery(idp) for idp in DEV_IDP_ISSUERS)]
+    return Router(path=DEV_IDP_PATH, route_handlers=handlers)
 
 
 def _read_key(path: Path) -> ECKey | None:

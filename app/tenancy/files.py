@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from app.identity import ALLOWED_ALGORITHMS, IssuerConfig
+from app.identity import ALLOWED_ALGORITHMS, IssuerConfig, PortalLogin
 from app.policy import Gegevensset, check_gegevensset
 from app.secrets import SecretKey, SecretReferenceError, is_encrypted, validate_stored_secret
 from app.tenancy.models import (
@@ -313,6 +313,16 @@ class _Checker:
             self.problem(f"{key}.algorithms", f"{', '.join(refused) or 'none given'}: only {allowed}")
         if issuer.tenant_claim is None and issuer.tenant_claim_value is not None:
             self.problem(f"{key}.tenant_claim_value", "is given without tenant_claim")
+        if issuer.login is not None:
+            self.check_login(issuer.login, f"{key}.login")
+
+    def check_login(self, login: PortalLogin, key: str) -> None:
+        if not login.client_id.strip():
+            self.problem(f"{key}.client_id", "must not be empty")
+        if login.discovery_uri is not None and not _HTTPS.match(login.discovery_uri):
+            self.problem(f"{key}.discovery_uri", "must be an https:// URL")
+        if "openid" not in login.scope.split():
+            self.problem(f"{key}.scope", "must include openid")
 
     def afnemers(
         self, raw: Any, members: set[str], slug: str, secret_key: SecretKey | None

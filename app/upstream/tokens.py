@@ -19,6 +19,8 @@ replica, and the replicas share one token per key per token lifetime through the
 - Backoff: after a failed token request the key waits (1 s, doubling to 30 s) before the next
   attempt; requests meanwhile fail fast with `TokenUnavailable` carrying a Retry-After, so a
   failing identity provider is not hammered by every incoming request.
+- `state_of(account)` says what this process holds for an afnemer (a usable token, a failing
+  token request, or nothing yet) without asking RvIG and without revealing the token.
 
 This module never logs, returns in an error, or puts in a metric a token or a client secret.
 """
@@ -33,7 +35,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Literal, NamedTuple, TypeAlias
 
 import msgspec
 import structlog
@@ -44,10 +46,14 @@ from app.upstream.clients import Reply, UpstreamClients, UpstreamTimeout, Upstre
 from app.upstream.config import EnvironmentConfig, TokenConfig
 from app.upstream.shared_tokens import Lease, TokenStore
 
-__all__ = ["AfnemerAccount", "TokenKey", "TokenManager", "TokenUnavailable"]
+__all__ = ["AfnemerAccount", "TokenKey", "TokenManager", "TokenState", "TokenUnavailable"]
 
 _log = structlog.get_logger("app.upstream.tokens")
 _OAUTH_ERROR = re.compile(r"[a-z_]{1,40}")
+
+# What this process holds for an account: a usable token; no usable token and the latest token
+# request failed; or neither (no request yet, or the token ran out unused).
+TokenState: TypeAlias = Literal["valid", "failing", "none"]
 
 
 class AfnemerAccount(msgspec.Struct, frozen=True, kw_only=True):
@@ -167,6 +173,14 @@ class TokenManager:
             raise TokenUnavailable("token endpoint failed recently", self._retry_after(key, now))
         fetched = await asyncio.shield(self._fetch_once(key, account))
         return fetched.value
+
+    def state_of(self, account: AfnemerAccount) -> TokenState:
+        """Whether this process holds a usable token for `account`; never requests one."""
+        key = self.key_for(account)
+        token = self._tokens.get(key)
+        if token is not None and self._clock() < token.usable_until:
+            return "valid"
+        return "failing" if key in self._backoff else "none"
 
     def invalidate(self, account: AfnemerAccount, token: str) -> None:
         """Forget `token` (RvIG refused it), unless a newer one has replaced it already."""

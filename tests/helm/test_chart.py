@@ -37,6 +37,7 @@ CHART_MANAGED_SETTINGS = {
     "identities",
     "idp_ca_bundle",
     "sandbox_port",
+    "sandbox_login_port",
     # From shutdown.drainSeconds; the pause before SIGTERM is the preStop hook; one worker per pod.
     "shutdown_drain_seconds",
     "shutdown_delay_seconds",

@@ -26,14 +26,24 @@ def test_migrations_ship_inside_the_package() -> None:
     assert "app.db.sql" in SETUPTOOLS["packages"]
 
 
+def _package_of(path: Path) -> Path:
+    """The nearest folder above `path` that is a package (setuptools' patterns are relative to it)."""
+    folder = path.parent
+    while not (folder / "__init__.py").exists():
+        folder = folder.parent
+    return folder
+
+
 def test_every_data_file_of_app_matches_a_package_data_pattern() -> None:
-    patterns = SETUPTOOLS["package-data"]["*"]
     data = [p for p in _source_files() if p.suffix not in (".py", ".pyc")]
-    unshipped = [
-        p.relative_to(REPO).as_posix()
-        for p in data
-        if not any(fnmatch.fnmatch(p.name, pat) for pat in patterns)
-    ]
+    unshipped = []
+    for path in data:
+        package = _package_of(path)
+        name = ".".join(package.relative_to(REPO).parts)
+        patterns = [*SETUPTOOLS["package-data"]["*"], *SETUPTOOLS["package-data"].get(name, [])]
+        relative = path.relative_to(package).as_posix()
+        if not any(fnmatch.fnmatch(relative, pattern) for pattern in patterns):
+            unshipped.append(path.relative_to(REPO).as_posix())
     assert unshipped == [], "add a pattern to [tool.setuptools.package-data] in pyproject.toml"
 
 

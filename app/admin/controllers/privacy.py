@@ -12,7 +12,9 @@
   For the tenant's privacy officer and the operator. One verify runs at a time per process (it
   holds a pool connection for as long as the walk takes); others wait for their turn.
 
-Thin: parse, call `app.protocol`, answer. Never logs a BSN, an entry or a request body.
+Thin: parse, call `app.protocol`, answer. Never logs a BSN, an entry or a request body. The
+parsing (`parse_inzage_request`, `utc_midnight`) and the chain status (`tenant_chain_status`, with
+its lock) are public so that the beheerportaal's Inzage page does exactly what this API does.
 """
 
 from __future__ import annotations
@@ -53,7 +55,13 @@ __all__ = [
     "ChainStatus",
     "InzageRequest",
     "chain_status",
+    "chain_status_of",
+    "parse_inzage_request",
     "protocol_inzage",
+    "require_register",
+    "tenant_chain_status",
+    "utc_midnight",
+    "verify_lock",
 ]
 
 _BSN_PATTERN: Final = r"^[0-9]{9}$"
@@ -128,7 +136,7 @@ async def protocol_inzage(
     actor: NamedDependency[AdminActor],
 ) -> Response[bytes]:
     """Answer the protocol entries about one BSN, after this inzage's own record is committed."""
-    asked = _parse(data)
+    asked = parse_inzage_request(data)
     resources = request.app.state.resources
     officer = InzageOfficer(
         tenant=slug,
@@ -142,8 +150,8 @@ async def protocol_inzage(
             resources.protocol,
             officer,
             asked.bsn,
-            from_=_midnight(asked.from_),
-            to=_midnight(asked.to),
+            from_=utc_midnight(asked.from_),
+            to=utc_midnight(asked.to),
         )
     return _entries_response(entries, request.headers.get("accept", ""))
 
@@ -156,19 +164,27 @@ async def protocol_inzage(
 )
 async def chain_status(request: Request[Any, Any, Any], slug: FromPath[str]) -> ChainStatus:
     """Verify the tenant's hash chain as the runtime role and report it."""
-    pool = request.app.state.resources.pool
-    async with read_unavailable():
-        await _require_register(request, slug)
-        async with _verify_lock(request):
-            report = await verify(pool, slug)
-    return _status(report.chains[0])
+    return await tenant_chain_status(request, slug)
 
 
 PRIVACY_ROUTES: Final = (protocol_inzage, chain_status)
 
 
-def _parse(data: JSONBody[Any]) -> InzageRequest:
-    """The body as an `InzageRequest`, or 400 naming the field; never echoes a value."""
+async def tenant_chain_status(request: Request[Any, Any, Any], slug: str) -> ChainStatus:
+    """The tenant's chain verified as the runtime role, one verify at a time (also the portal's).
+
+    404 for a tenant the broker never had; 503 when the database cannot answer.
+    """
+    pool = request.app.state.resources.pool
+    async with read_unavailable():
+        await require_register(request, slug)
+        async with verify_lock(request):
+            report = await verify(pool, slug)
+    return chain_status_of(report.chains[0])
+
+
+def parse_inzage_request(data: JSONBody[Any]) -> InzageRequest:
+    """The body as an `InzageRequest`, or 400 naming the field; never echoes a value (also the portal's)."""
     try:
         asked = msgspec.convert(data, InzageRequest)
     except msgspec.ValidationError as error:
@@ -197,7 +213,8 @@ def _field_of(message: str) -> str:
     return found.group(1) if found else "body"
 
 
-def _midnight(day: dt.date | None) -> dt.datetime | None:
+def utc_midnight(day: dt.date | None) -> dt.datetime | None:
+    """The start (midnight UTC) of `day`, the bound an inzage period is read with."""
     return None if day is None else dt.datetime.combine(day, dt.time(), dt.UTC)
 
 
@@ -213,14 +230,15 @@ def _entries_response(entries: list[InzageEntry], accept: str) -> Response[bytes
     )
 
 
-async def _require_register(request: Request[Any, Any, Any], slug: FromPath[str]) -> None:
+async def require_register(request: Request[Any, Any, Any], slug: str) -> None:
     """404 for a tenant the broker never had (only an operator can name one), as the CLI refuses it."""
     resources = request.app.state.resources
     if slug not in resources.directory.snapshot.tenants and not await has_own_register(resources.pool, slug):
         raise not_found()
 
 
-def _verify_lock(request: Request[Any, Any, Any]) -> asyncio.Lock:
+def verify_lock(request: Request[Any, Any, Any]) -> asyncio.Lock:
+    """The app's lock that lets one chain verify run at a time (it holds a pool connection)."""
     # Per app (never module-level: each app has its own event loop in the tests).
     lock = request.app.state.get(_VERIFY_LOCK)
     if lock is None:
@@ -228,7 +246,8 @@ def _verify_lock(request: Request[Any, Any, Any]) -> asyncio.Lock:
     return lock
 
 
-def _status(chain: ChainReport) -> ChainStatus:
+def chain_status_of(chain: ChainReport) -> ChainStatus:
+    """One chain's verify report as the `ChainStatus` the API answers."""
     broken = chain.first_break
     return ChainStatus(
         tenant=chain.tenant,

@@ -1,0 +1,31 @@
+"""The portal's pages, one module per page; each only reads the form, calls the domain and renders.
+
+Authorisation is the admin API's (`app.admin.auth.require_tenant_role`): a person sees what the
+same token would be allowed at `/admin/v1`, and another tenant's pages are 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from app.portal.controllers.access import ACCESS_ROUTES
+from app.portal.controllers.audit import AUDIT_ROUTES
+from app.portal.controllers.auth import AUTH_ROUTES
+from app.portal.controllers.gegevenssets import GEGEVENSSETS_ROUTES
+from app.portal.controllers.inzage import INZAGE_ROUTES
+from app.portal.controllers.limits import LIMITS_ROUTES
+from app.portal.controllers.operator import OPERATOR_ROUTES
+from app.portal.controllers.overview import OVERVIEW_ROUTES
+
+__all__ = ["PAGES"]
+
+PAGES: Final[tuple[Any, ...]] = (
+    *AUTH_ROUTES,
+    *ACCESS_ROUTES,
+    *GEGEVENSSETS_ROUTES,
+    *OPERATOR_ROUTES,
+    *LIMITS_ROUTES,
+    *AUDIT_ROUTES,
+    *INZAGE_ROUTES,
+    *OVERVIEW_ROUTES,
+)

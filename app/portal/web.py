@@ -1,0 +1,271 @@
+"""What every beheerportaal request shares: the portal's services, the session of the request, form
+checks (CSRF), cookies, the security headers and rendering a page.
+
+Pages are server-rendered (Jinja, autoescaped) and work without JavaScript. Every answer gets a
+Content-Security-Policy without `unsafe-inline` (scripts and styles only from `/beheer/static`),
+cannot be framed, is never cached (pages show person data and form tokens), and sends no
+Referer outside the portal. The session cookie is `HttpOnly`, `SameSite=Strict`, limited to
+`/beheer`, and `Secure` (with the `__Secure-` prefix) whenever the portal is served over TLS.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import msgspec
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.response import Redirect, Template
+
+from app.admin.auth import AdminActor, AdminAuthenticator, AdminRole
+from app.brp.problems import ProblemError
+from app.portal.login import OidcLogin
+from app.portal.sessions import PortalSession, SessionStore
+from app.settings import Settings
+from app.tenancy import TenantDirectory
+
+__all__ = [
+    "CSRF_FIELD",
+    "LOGIN_COOKIE",
+    "LOGIN_CSP",
+    "PORTAL_PATH",
+    "SESSION_COOKIE",
+    "FormRefused",
+    "LoginRequired",
+    "NavItem",
+    "Portal",
+    "checked_form",
+    "cookie_name",
+    "expired_cookie",
+    "field_errors",
+    "is_tls",
+    "navigation",
+    "page",
+    "portal_of",
+    "redirect",
+    "secure_headers",
+    "session_cookie",
+    "session_of",
+]
+
+PORTAL_PATH: Final = "/beheer"
+SESSION_COOKIE: Final = "brp_beheer"
+LOGIN_COOKIE: Final = "brp_beheer_login"
+CSRF_FIELD: Final = "csrf"
+_SESSION_KEY: Final = "brp_portal_session"
+
+# Scripts, styles and images only from the broker itself: no inline code, no CDN, no framing.
+_CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# The login page's form goes to /beheer/auth/start, which redirects to the identity provider:
+# `form-action` would also cover that redirect, so the login page (no session, no data) omits it.
+LOGIN_CSP: Final = _CSP.removesuffix("; form-action 'self'")
+_HEADERS: Final = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # Not no-referrer: with it a browser sends `Origin: null` on its own forms, which the CSRF check
+    # refuses. Same-origin keeps every URL (never one with person data) inside the portal.
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Portal:
+    """The portal's services, made by the app's lifespan (`app.state.portal`)."""
+
+    settings: Settings
+    directory: TenantDirectory
+    authenticator: AdminAuthenticator
+    sessions: SessionStore
+    oidc: OidcLogin
+
+
+class LoginRequired(Exception):
+    """No live session: the person is sent to the login page (with `reason`, a Dutch sentence)."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "login required")
+        self.reason = reason
+
+
+class FormRefused(Exception):
+    """A POST without this session's form token, or from another origin (CSRF)."""
+
+
+class NavItem(msgspec.Struct, frozen=True):
+    """One entry of the page navigation."""
+
+    key: str
+    label: str
+    href: str
+
+
+def portal_of(request: Request[Any, Any, Any]) -> Portal:
+    """The app's portal services."""
+    portal: Portal = request.app.state.portal
+    return portal
+
+
+def is_tls(request: Request[Any, Any, Any]) -> bool:
+    """Whether the portal is served over TLS (its configured address, or this request's scheme)."""
+    configured = portal_of(request).settings.portal_url
+    if configured is not None:
+        return configured.startswith("https://")
+    return request.url.scheme == "https"
+
+
+def cookie_name(request: Request[Any, Any, Any], base: str) -> str:
+    """A cookie's name: with the `__Secure-` prefix over TLS, so the browser insists on Secure."""
+    return f"__Secure-{base}" if is_tls(request) else base
+
+
+def session_cookie(request: Request[Any, Any, Any], value: str, *, base: str = SESSION_COOKIE) -> Cookie:
+    """The session cookie (or, with `base=LOGIN_COOKIE`, the login cookie) carrying `value`."""
+    login = base == LOGIN_COOKIE
+    return Cookie(
+        key=cookie_name(request, base),
+        value=value,
+        path=f"{PORTAL_PATH}/auth" if login else PORTAL_PATH,
+        httponly=True,
+        secure=is_tls(request),
+        # The login cookie must come back on the identity provider's redirect (a cross-site
+        # navigation), which Strict would withhold; the session cookie never needs that.
+        samesite="lax" if login else "strict",
+        max_age=600 if login else None,
+    )
+
+
+def expired_cookie(request: Request[Any, Any, Any], base: str) -> Cookie:
+    """A cookie that removes the named one from the browser."""
+    path = f"{PORTAL_PATH}/auth" if base == LOGIN_COOKIE else PORTAL_PATH
+    return Cookie(key=cookie_name(request, base), value="", path=path, max_age=0, httponly=True)
+
+
+async def session_of(request: Request[Any, Any, Any]) -> PortalSession:
+    """The request's live session (cached per request), or `LoginRequired`.
+
+    A tenant's session ends when its tenant is suspended or gone: the session row is removed, so
+    a later resume does not revive it.
+    """
+    cached = request.state.get(_SESSION_KEY)
+    if isinstance(cached, PortalSession):
+        return cached
+    portal = portal_of(request)
+    value = request.cookies.get(cookie_name(request, SESSION_COOKIE))
+    session = await portal.sessions.find(value) if value else None
+    if session is None:
+        raise LoginRequired("Uw sessie is verlopen of beëindigd. Log opnieuw in." if value else None)
+    slug = session.actor.tenant
+    if slug is not None:
+        tenant = portal.directory.snapshot.tenants.get(slug)
+        if tenant is None or not tenant.active:
+            await portal.sessions.close_tenant(slug)
+            raise LoginRequired("Uw organisatie is opgeschort of bestaat niet meer.")
+    request.state[_SESSION_KEY] = session
+    return session
+
+
+async def checked_form(request: Request[Any, Any, Any], session: PortalSession) -> dict[str, list[str]]:
+    """The POSTed form, after checking it carries this session's form token and comes from here."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != _own_origin(request):
+        raise FormRefused
+    form = await request.form()
+    fields: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(key, []).append(value)
+    sent = (fields.get(CSRF_FIELD) or [""])[0]
+    if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+        raise FormRefused
+    return fields
+
+
+def _own_origin(request: Request[Any, Any, Any]) -> str:
+    configured = portal_of(request).settings.portal_url
+    if configured is not None:
+        parts = urlsplit(configured)
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def navigation(actor: AdminActor, slug: str | None) -> list[NavItem]:
+    """The pages this person may open, for the tenant `slug` (None: the operator's own pages)."""
+    items: list[NavItem] = []
+    if actor.is_operator:
+        items.append(NavItem("operator", "Tenants", f"{PORTAL_PATH}/operator"))
+    if slug is None:
+        return items
+    base = f"{PORTAL_PATH}/t/{slug}"
+    admin = actor.is_operator or AdminRole.TENANT_ADMIN in actor.roles
+    if admin:
+        items += [
+            NavItem("overzicht", "Overzicht", base),
+            NavItem("toegang", "Toegang", f"{base}/toegang"),
+            NavItem("gegevenssets", "Gegevenssets", f"{base}/gegevenssets"),
+            NavItem("limieten", "Limieten", f"{base}/limieten"),
+            NavItem("audit", "Audit", f"{base}/audit"),
+        ]
+    if AdminRole.PRIVACY_OFFICER in actor.roles:
+        items.append(NavItem("inzage", "Inzage", f"{base}/inzage"))
+    return items
+
+
+def page(
+    name: str,
+    session: PortalSession,
+    *,
+    title: str,
+    slug: str | None = None,
+    current: str = "",
+    status_code: int = 200,
+    context: Mapping[str, Any] | None = None,
+) -> Template:
+    """A portal page: the template `name` with what the layout needs (title, navigation, form token)."""
+    actor = session.actor
+    return Template(
+        template_name=name,
+        status_code=status_code,
+        context={
+            "title": title,
+            "actor": actor,
+            "slug": slug,
+            "current": current,
+            "nav": navigation(actor, slug),
+            "csrf": session.csrf_token,
+            "csrf_field": CSRF_FIELD,
+            "portal": PORTAL_PATH,
+            **(context or {}),
+        },
+    )
+
+
+def redirect(path: str, cookies: Sequence[Cookie] = ()) -> Redirect:
+    """A 303 to a path of the portal (after a POST, the browser GETs the result)."""
+    return Redirect(path=path, status_code=303, cookies=list(cookies))
+
+
+def secure_headers(response: Response[Any]) -> Response[Any]:
+    """The portal's security headers on every answer (`after_request` of the portal's router)."""
+    for name, value in _HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.setdefault("Content-Security-Policy", _CSP)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def field_errors(error: ProblemError, prefix: str = "") -> dict[str, str]:
+    """A validation problem as messages by field: the key path with `prefix` removed (`who`, ...)."""
+    messages: dict[str, str] = {}
+    for param in error.problem.invalid_params or ():
+        name = param.name.removeprefix(prefix) if prefix else param.name
+        messages.setdefault(name or "form", param.reason)
+    return messages

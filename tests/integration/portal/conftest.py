@@ -1,0 +1,75 @@
+"""Portal fixtures: the admin API's broker (`tests.integration.admin.conftest`) and people logged in
+to the portal. `portal_as` opens a real server-side session for an actor (what the login's last
+step does) and gives an HTTP client carrying its cookie; the login itself is tested on its own,
+through the dev identity provider (`test_login.py`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from app.admin.auth import AdminActor, AdminRole
+from app.portal.web import CSRF_FIELD, SESSION_COOKIE
+from tests.integration.admin import conftest as admin_fixtures
+from tests.integration.admin.conftest import AdminBroker
+
+# The admin API's fixtures, for the portal's tests too.
+admin = admin_fixtures.admin
+admin_database = admin_fixtures.admin_database
+file_tenant = admin_fixtures.file_tenant
+
+BEHEER = "/beheer"
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class PortalClient:
+    """One logged-in person: an HTTP client with the session cookie, and the session's form token."""
+
+    def __init__(self, client: httpx.AsyncClient, csrf: str) -> None:
+        self.client = client
+        self.csrf = csrf
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.get(BEHEER + path, **kwargs)
+
+    async def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+        """POST a form with this session's token (unless `data` sets its own)."""
+        form = {CSRF_FIELD: self.csrf, **(data or {})}
+        return await self.client.post(BEHEER + path, data=form, **kwargs)
+
+
+def actor(tenant: str | None, *roles: AdminRole, subject: str = "A1") -> AdminActor:
+    """An actor as the login would make it (tenant None with OPERATOR: the operator)."""
+    return AdminActor(subject=subject, roles=frozenset(roles), tenant=tenant)
+
+
+def csrf_of(html: str) -> str:
+    """The form token on a page."""
+    found = _CSRF.search(html)
+    assert found is not None, "no form token on the page"
+    return found.group(1)
+
+
+PortalAs = Callable[[AdminActor], Awaitable[PortalClient]]
+
+
+@pytest.fixture
+async def portal_as(admin: AdminBroker) -> AsyncIterator[PortalAs]:
+    """`await portal_as(actor)`: a client logged in to the portal as `actor`."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def login(person: AdminActor) -> PortalClient:
+        value, session = await admin.app.state.portal.sessions.open(person)
+        client = httpx.AsyncClient(
+            base_url=str(admin.client.base_url), timeout=30, cookies={SESSION_COOKIE: value}
+        )
+        clients.append(client)
+        return PortalClient(client, session.csrf_token)
+
+    yield login
+    for client in clients:
+        await client.aclose()
