@@ -112,7 +112,6 @@ class BrokerPlugin(InitPluginProtocol):
             [HealthController, MetricsController, *ROUTES, *SPEC_ROUTES, admin_router(), portal_router()]
         )
         app_config.template_config = portal_template_config()
-        app_config.request_max_body_size = self.settings.max_body_bytes
         app_config.exception_handlers.update(exception_handlers)
         app_config.openapi_config = broker_openapi_config(version="0.1.0")
         # Litestar's own logging would print tracebacks; app.logging is the only log setup.
@@ -289,7 +288,12 @@ def create_app(
         provider = configure_tracing(
             service_name, span_exporter, sample_ratio=sample_ratio, server_roots_only=True
         )
-    app = Litestar(plugins=[BrokerPlugin(settings, clock, provider=provider, drain=drain)])
+    app = Litestar(
+        plugins=[BrokerPlugin(settings, clock, provider=provider, drain=drain)],
+        # Given here: Litestar takes the limit from its arguments before plugins run, so a value
+        # set in `on_app_init` would leave its 10 MB default in force for the admin API and portal.
+        request_max_body_size=settings.max_body_bytes,
+    )
     handler = app.asgi_handler
     if provider is not None:
         handler = TracingMiddleware(handler, provider, untraced=_UNTRACED)

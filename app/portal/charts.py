@@ -23,6 +23,7 @@ import msgspec
 from markupsafe import Markup
 
 from app.brp import Api
+from app.portal.dutch import dutch_day, dutch_number
 from app.protocol.usage import UsageCount, UsageReport
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "DayCounts",
     "DaySeries",
     "Overview",
-    "dutch_day",
     "nice_ticks",
     "stacked_bars_svg",
     "summarise",
@@ -88,7 +88,6 @@ _X_LABEL_EVERY: Final = 7
 _MAX_TICK_STEPS: Final = 3  # so the y axis has 3 or 4 labels, 0 included
 
 EMPTY_TEXT: Final = "Geen verzoeken in deze periode"
-_MONTHS: Final = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 _ID_PREFIX: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
@@ -318,16 +317,6 @@ def _next_nice_step(step: int) -> int:
     return {1: 2, 2: 5}.get(leading, 10) * (step // leading)
 
 
-def dutch_day(day: dt.date) -> str:
-    """A day as the portal writes it on an axis: "6 nov"."""
-    return f"{day.day} {_MONTHS[day.month - 1]}"
-
-
-def _count(value: int) -> str:
-    # Dutch digit grouping: 1.234
-    return f"{value:,}".replace(",", ".")
-
-
 def _n(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
@@ -388,7 +377,7 @@ def _grid(plot: _Plot, ticks: Sequence[int]) -> Markup:
             tx=_n(plot.left - 6),
             ty=_n(plot.y(tick) + 4),
             text=_TEXT_COLOUR,
-            label=_count(tick),
+            label=dutch_number(tick),
         )
         for tick in ticks
     ]
@@ -402,7 +391,7 @@ def _bars(plot: _Plot, days: Sequence[dt.date], series: Mapping[str, Sequence[in
         low = 0
         for (label, counts), colour in zip(series.items(), PALETTE, strict=False):
             if counts[i]:
-                hover = f"{dutch_day(day)}: {_count(counts[i])} {label}"
+                hover = f"{dutch_day(day)}: {dutch_number(counts[i])} {label}"
                 segments.append(
                     _segment(plot, x=x, low=low, high=low + counts[i], colour=colour, hover=hover)
                 )

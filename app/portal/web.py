@@ -21,8 +21,8 @@ from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
-from app.admin.auth import AdminActor, AdminAuthenticator, AdminRole
-from app.brp.problems import ProblemError
+from app.admin.auth import AdminActor, AdminAuthenticator, AdminRole, require_tenant_role
+from app.brp.problems import forbidden
 from app.portal.login import OidcLogin
 from app.portal.sessions import PortalSession, SessionStore
 from app.settings import Settings
@@ -41,21 +41,26 @@ __all__ = [
     "checked_form",
     "cookie_name",
     "expired_cookie",
-    "field_errors",
     "is_tls",
     "navigation",
+    "operator_session",
     "page",
     "portal_of",
+    "privacy_officer_session",
     "redirect",
     "secure_headers",
     "session_cookie",
     "session_of",
+    "tenant_admin_session",
 ]
 
 PORTAL_PATH: Final = "/beheer"
 SESSION_COOKIE: Final = "brp_beheer"
 LOGIN_COOKIE: Final = "brp_beheer_login"
 CSRF_FIELD: Final = "csrf"
+# The admin API's words for what only the operator may do (`app.admin.auth.operator_only`).
+_FORBIDDEN_TITLE: Final = "U bent niet geautoriseerd voor deze operatie."
+_OPERATOR_ONLY: Final = "Deze operatie is voorbehouden aan de operator."
 _SESSION_KEY: Final = "brp_portal_session"
 
 # Scripts, styles and images only from the broker itself: no inline code, no CDN, no framing.
@@ -173,6 +178,28 @@ async def session_of(request: Request[Any, Any, Any]) -> PortalSession:
     return session
 
 
+async def tenant_admin_session(request: Request[Any, Any, Any], slug: str) -> PortalSession:
+    """The session of an admin of tenant `slug`, or of the operator (another tenant: 404; no role: 403)."""
+    session = await session_of(request)
+    require_tenant_role(session.actor, slug, AdminRole.TENANT_ADMIN, operator=True)
+    return session
+
+
+async def privacy_officer_session(request: Request[Any, Any, Any], slug: str) -> PortalSession:
+    """The session of tenant `slug`'s own privacy officer (another tenant: 404; operator, no role: 403)."""
+    session = await session_of(request)
+    require_tenant_role(session.actor, slug, AdminRole.PRIVACY_OFFICER, operator=False)
+    return session
+
+
+async def operator_session(request: Request[Any, Any, Any]) -> PortalSession:
+    """The request's session, if it is the operator's; 403 otherwise (as `operator_only`)."""
+    session = await session_of(request)
+    if not session.actor.is_operator:
+        raise forbidden("unauthorized", _FORBIDDEN_TITLE, _OPERATOR_ONLY)
+    return session
+
+
 async def checked_form(request: Request[Any, Any, Any], session: PortalSession) -> dict[str, list[str]]:
     """The POSTed form, after checking it carries this session's form token and comes from here."""
     origin = request.headers.get("origin")
@@ -260,12 +287,3 @@ def secure_headers(response: Response[Any]) -> Response[Any]:
     response.headers.setdefault("Content-Security-Policy", _CSP)
     response.headers.setdefault("Cache-Control", "no-store")
     return response
-
-
-def field_errors(error: ProblemError, prefix: str = "") -> dict[str, str]:
-    """A validation problem as messages by field: the key path with `prefix` removed (`who`, ...)."""
-    messages: dict[str, str] = {}
-    for param in error.problem.invalid_params or ():
-        name = param.name.removeprefix(prefix) if prefix else param.name
-        messages.setdefault(name or "form", param.reason)
-    return messages

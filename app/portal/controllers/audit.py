@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
@@ -30,35 +29,21 @@ from litestar import Request, get
 from litestar.params import FromPath
 from litestar.response import Template
 
-from app.admin.auth import AdminRole, require_tenant_role
 from app.audit import AuditFilter, AuditQueryError, AuditRecord, AuditService, UnknownAuditTenant
 from app.brp.problems import InvalidParam, bad_request, not_found, service_unavailable
+from app.portal.dutch import ZONE, dutch_moment
+from app.portal.forms import summary
 from app.portal.sessions import PortalSession
-from app.portal.web import PORTAL_PATH, page, session_of
+from app.portal.web import PORTAL_PATH, page, tenant_admin_session
 
-__all__ = ["AUDIT_ROUTES", "AuditQuery", "EntryView", "dutch_moment"]
+__all__ = ["AUDIT_ROUTES", "AuditQuery", "EntryView"]
 
 _log = structlog.get_logger("app.portal")
 
-ZONE: Final = ZoneInfo("Europe/Amsterdam")
 _PAGE: Final = 100
 _SCAN: Final = 1000  # entries read per request at most when filtering by person
 _PERSON_LIMIT: Final = 200
 
-_MONTHS: Final = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 RESOURCES: Final = {
     "tenant": "Organisatie",
     "member": "Lidorganisatie",
@@ -68,6 +53,13 @@ RESOURCES: Final = {
     "rule": "Toegangsregel",
     "limit": "Limiet",
     "limit_ceiling": "Plafond van een limiet",
+}
+# The filter's fields: element id and label in the error summary.
+_FILTER_FIELDS: Final = {
+    "van": ("van", "Vanaf"),
+    "tot": ("tot", "Tot en met"),
+    "onderdeel": ("onderdeel", "Onderdeel"),
+    "persoon": ("persoon", "Persoon"),
 }
 _ACTIONS: Final = {
     "add": ("toegevoegd", "badge--ok"),
@@ -114,12 +106,6 @@ class EntryView(msgspec.Struct, frozen=True, kw_only=True):
     changed: tuple[str, ...]
     before: str | None
     after: str | None
-
-
-def dutch_moment(moment: dt.datetime) -> str:
-    """A moment in Dutch words, in Europe/Amsterdam: `5 maart 2026 om 14:03:27`."""
-    local = moment.astimezone(ZONE)
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year} om {local:%H:%M:%S}"
 
 
 def _pretty(value: dict[str, Any] | None) -> str | None:
@@ -272,8 +258,7 @@ async def _read(
 @get("/t/{slug:str}/audit")
 async def audit_page(request: Request[Any, Any, Any], slug: FromPath[str]) -> Template:
     """The tenant's changes, newest first, filtered by date, person and resource."""
-    session = await session_of(request)
-    require_tenant_role(session.actor, slug, AdminRole.TENANT_ADMIN, operator=True)
+    session = await tenant_admin_session(request, slug)
     query = _query(request)
     filters, errors = _filter(query)
     if errors:
@@ -299,6 +284,7 @@ def _render(
         "entries": entries or [],
         "resources": RESOURCES,
         "errors": dict(errors or {}),
+        "summary": summary(errors or {}, _FILTER_FIELDS),
         "filtered": bool(query.van or query.tot or query.persoon or query.onderdeel),
         "older": _href(base, query.link(verder=cursor)) if cursor else None,
         "newest": _href(base, query.link(verder="")) if query.verder else None,

@@ -21,14 +21,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from app.admin.auth import AdminRole, require_tenant_role
 from app.admin.controllers.privacy import (
     ChainStatus,
     InzageRequest,
@@ -39,8 +37,10 @@ from app.admin.controllers.privacy import (
 from app.brp import PersonRole
 from app.brp.problems import ProblemError
 from app.correlation import correlation_id_of
+from app.portal.dutch import ZONE, dutch_date, dutch_timestamp
+from app.portal.forms import field_errors, first, summary
 from app.portal.sessions import PortalSession
-from app.portal.web import checked_form, field_errors, page, portal_of, session_of
+from app.portal.web import checked_form, page, portal_of, privacy_officer_session
 from app.protocol import BreakKind, InzageEntry, render
 from app.protocol.access import read_unavailable
 from app.protocol.inzage import INZAGE_API, InzageOfficer, protocolled_inzage
@@ -48,22 +48,8 @@ from app.telemetry.tracing import current_trace_id
 
 __all__ = ["INZAGE_ROUTES", "InzageRow", "inzage_rows", "period_text"]
 
-_ZONE: Final = ZoneInfo("Europe/Amsterdam")
-_FIELDS: Final = ("bsn", "from", "to")
-_MONTHS: Final = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
+# The form's fields (also their element ids) and their labels.
+_LABELS: Final = {"bsn": "Burgerservicenummer (BSN)", "from": "Vanaf", "to": "Tot"}
 _APIS: Final = {
     "personen": "Personen bevragen",
     "bewoning": "Bewoning bevragen",
@@ -113,7 +99,7 @@ class _Inzage(msgspec.Struct, frozen=True, kw_only=True):
 @get("/t/{slug:str}/inzage")
 async def inzage_page(request: Request[Any, Any, Any], slug: FromPath[str]) -> Template:
     """The inzage form and the status of the tenant's protocol chain (the verify may take a while)."""
-    session = await _officer_session(request, slug)
+    session = await privacy_officer_session(request, slug)
     chain = await tenant_chain_status(request, slug)
     return _form_page(session, slug, form={}, errors={}, chain=chain)
 
@@ -167,7 +153,7 @@ async def inzage_print(request: Request[Any, Any, Any], slug: FromPath[str]) -> 
         "bsn": done.asked.bsn,
         "organisation": tenant.name if tenant is not None else slug,
         "period": period_text(done.asked),
-        "generated": _date_text(dt.datetime.now(_ZONE).date()),
+        "generated": dutch_date(dt.datetime.now(ZONE).date()),
         "rows": inzage_rows(done.entries),
     }
     return page(
@@ -190,23 +176,16 @@ def period_text(asked: InzageRequest) -> str:
     parts = []
     if asked.from_ is not None:
         parts.append(
-            f"van {_date_text(asked.from_)}" if asked.to is not None else f"vanaf {_date_text(asked.from_)}"
+            f"van {dutch_date(asked.from_)}" if asked.to is not None else f"vanaf {dutch_date(asked.from_)}"
         )
     if asked.to is not None:
-        parts.append(f"tot en met {_date_text(asked.to - dt.timedelta(days=1))}")
+        parts.append(f"tot en met {dutch_date(asked.to - dt.timedelta(days=1))}")
     return " ".join(parts)
-
-
-async def _officer_session(request: Request[Any, Any, Any], slug: str) -> PortalSession:
-    """The session of the tenant's own privacy officer (another tenant: 404; operator, no role: 403)."""
-    session = await session_of(request)
-    require_tenant_role(session.actor, slug, AdminRole.PRIVACY_OFFICER, operator=False)
-    return session
 
 
 async def _inzage(request: Request[Any, Any, Any], slug: str) -> _Inzage | Template:
     """The POST's inzage (every POST of this page is one, and protocolled), or the form again (400)."""
-    session = await _officer_session(request, slug)
+    session = await privacy_officer_session(request, slug)
     form = _values(await checked_form(request, session))
     try:
         asked = parse_inzage_request(_body(form))
@@ -240,7 +219,7 @@ async def _protocolled_entries(
 
 def _values(form: dict[str, list[str]]) -> dict[str, str]:
     """The inzage's fields of the form (first value of each; absent: empty)."""
-    return {name: (form.get(name) or [""])[0] for name in _FIELDS}
+    return {name: first(form, name) for name in _LABELS}
 
 
 def _body(form: dict[str, str]) -> dict[str, str]:
@@ -254,7 +233,7 @@ def _invalid(session: PortalSession, slug: str, form: dict[str, str], error: Pro
     """The form again with the problem's messages next to the fields (400); nobody was looked up."""
     if error.status != 400:
         raise error
-    errors = {name if name in _FIELDS else "bsn": reason for name, reason in field_errors(error).items()}
+    errors = {name if name in _LABELS else "bsn": reason for name, reason in field_errors(error).items()}
     return _form_page(session, slug, form=form, errors=errors, chain=None, status=400)
 
 
@@ -271,6 +250,8 @@ def _form_page(
     context = {
         "form": form,
         "errors": errors,
+        "summary": summary(errors, {name: (name, label) for name, label in _LABELS.items()}),
+        "labels": _LABELS,
         "chain": chain,
         "break_text": _break_text(chain),
     }
@@ -288,7 +269,7 @@ def _break_text(chain: ChainStatus | None) -> str | None:
 
 def _row(entry: InzageEntry) -> InzageRow:
     return InzageRow(
-        when=entry.occurred_at.astimezone(_ZONE).strftime("%d-%m-%Y %H:%M:%S"),
+        when=dutch_timestamp(entry.occurred_at),
         who=_who(entry),
         afnemer=_afnemer(entry),
         api=_api(entry),
@@ -326,7 +307,3 @@ def _api(entry: InzageEntry) -> tuple[str, ...]:
     if entry.search_parameter_names:
         lines.append("Gezocht op: " + ", ".join(entry.search_parameter_names))
     return tuple(lines)
-
-
-def _date_text(day: dt.date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"

@@ -12,7 +12,8 @@ problems into Dutch messages next to the fields; it never judges a limit itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any, Final
 
 import msgspec
@@ -20,21 +21,22 @@ from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from app.admin.auth import AdminRole, require_tenant_role
+from app.admin.auth import require_tenant_role
 from app.admin.schemas import limits_view
 from app.admin.writes import change_request, service_of
 from app.brp.problems import ProblemError
+from app.portal.dutch import dutch_decimal
+from app.portal.forms import CHANGED_MEANWHILE, first, summary
 from app.portal.sessions import PortalSession
-from app.portal.web import PORTAL_PATH, checked_form, page, redirect, session_of
+from app.portal.web import PORTAL_PATH, checked_form, page, redirect, session_of, tenant_admin_session
 from app.settings import Settings
 from app.tenancy import RateLimit
-from app.tenancy.service import LIMIT_SCOPES, Document, TenantState, etag_of
+from app.tenancy.service import LIMIT_SCOPES, ChangeRequest, Document, TenantState, etag_of
 
-__all__ = ["LIMITS_ROUTES", "FieldView", "ScopeView", "dutch_number"]
+__all__ = ["LIMITS_ROUTES", "FieldView", "ScopeView"]
 
 _TEMPLATE: Final = "limieten.html"
 _TITLE: Final = "Limieten"
-_STALE: Final = "Iemand anders heeft dit intussen gewijzigd; de pagina toont nu de nieuwe stand."
 # Form text that reads as a number (a decimal comma too). At most nine digits before the comma:
 # the database keeps a burst as a 32-bit integer, and no one means a larger limit.
 _DECIMAL: Final = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{1,6})?")
@@ -62,6 +64,7 @@ _PART_PROBLEMS: Final = {
     "burst": "Vul een geheel getal van 1 of meer in, bijvoorbeeld 10.",
 }
 _FORMS: Final = {"limits": "limiet", "ceilings": "plafond"}
+_SAVED: Final = {"limits": "limieten", "ceilings": "plafonds"}  # `?opgeslagen=` after a write
 
 
 class FieldView(msgspec.Struct, frozen=True, kw_only=True):
@@ -97,15 +100,10 @@ class _FormProblems(Exception):
         self.messages = messages
 
 
-def dutch_number(value: float) -> str:
-    """A number as a Dutch reader writes it (decimal comma, no trailing zeros)."""
-    return f"{value:g}".replace(".", ",")
-
-
 def _limit_text(limit: RateLimit | None) -> str | None:
     if limit is None:
         return None
-    return f"{dutch_number(limit.rate)} per seconde, piek {limit.burst}"
+    return f"{dutch_decimal(limit.rate)} per seconde, piek {limit.burst}"
 
 
 def _default_of(settings: Settings, scope: str) -> RateLimit:
@@ -126,7 +124,7 @@ def _field_name(form: str, scope: str, part: str) -> str:
 def _stored_value(limit: RateLimit | None, part: str) -> str:
     if limit is None:
         return ""
-    return dutch_number(limit.rate) if part == "rate" else str(limit.burst)
+    return dutch_decimal(limit.rate) if part == "rate" else str(limit.burst)
 
 
 def _fields(
@@ -141,7 +139,7 @@ def _fields(
     for part in _PARTS:
         name = _field_name(form, scope, part)
         field_id = _field_id(form, scope, part)
-        value = (sent.get(name) or [""])[0] if sent is not None else _stored_value(current, part)
+        value = first(sent, name) if sent is not None else _stored_value(current, part)
         context = _SCOPE_PHRASES[scope] if form == "limits" else f"plafond {_SCOPE_PHRASES[scope]}"
         views.append(
             FieldView(
@@ -190,19 +188,16 @@ def _above(limit: RateLimit | None, ceiling: RateLimit | None) -> bool:
     return limit.rate > ceiling.rate or limit.burst > ceiling.burst
 
 
-def _summary(errors: Mapping[str, str]) -> list[dict[str, str]]:
-    """The problems for the summary at the top: a link to each field (or none for the form as a whole)."""
-    labels = {
-        _field_id(form, scope, part): f"{_SCOPE_LABELS[scope]}, {_PART_LABELS[part].lower()}"
-        + (" (plafond)" if form == "ceilings" else "")
-        for form in _FORMS
-        for scope in LIMIT_SCOPES
-        for part in _PARTS
-    }
-    return [
-        {"href": f"#{key}" if key in labels else "", "label": labels.get(key, ""), "message": message}
-        for key, message in errors.items()
-    ]
+def _summary_fields() -> dict[str, tuple[str, str]]:
+    """Every number field of the page: its element id and its label in the error summary."""
+    fields: dict[str, tuple[str, str]] = {}
+    for form in _FORMS:
+        suffix = " (plafond)" if form == "ceilings" else ""
+        for scope in LIMIT_SCOPES:
+            for part in _PARTS:
+                field_id = _field_id(form, scope, part)
+                fields[field_id] = (field_id, f"{_SCOPE_LABELS[scope]}, {_PART_LABELS[part].lower()}{suffix}")
+    return fields
 
 
 def _render(
@@ -224,7 +219,7 @@ def _render(
         "etag": etag_of(limits_view(state)) or "",
         "file_managed": state.managed_by == "file",
         "edits_ceilings": session.actor.is_operator,
-        "errors": _summary(errors),
+        "errors": summary(errors, _summary_fields()),
         "notice": notice,
         "saved": saved if saved in ("limieten", "plafonds") else None,
     }
@@ -253,7 +248,7 @@ def _pairs(form: Mapping[str, list[str]], kind: str) -> dict[str, dict[str, floa
     problems: dict[str, str] = {}
     for scope in LIMIT_SCOPES:
         for part in _PARTS:
-            text = (form.get(_field_name(kind, scope, part)) or [""])[0].strip()
+            text = first(form, _field_name(kind, scope, part), strip=True)
             if not text:
                 continue
             try:
@@ -312,7 +307,7 @@ def _message(code: str, reason: str, scope: str, part: str, state: TenantState) 
     if code == "ceiling":
         ceiling = state.ceilings.get(scope)
         if ceiling is not None:
-            highest = dutch_number(ceiling.rate) if part == "rate" else str(ceiling.burst)
+            highest = dutch_decimal(ceiling.rate) if part == "rate" else str(ceiling.burst)
             return f"Dit is hoger dan het plafond van de operator ({highest}). Kies {highest} of minder."
         return "Dit is hoger dan het plafond van de operator."
     if reason == "is required":
@@ -323,43 +318,28 @@ def _message(code: str, reason: str, scope: str, part: str, state: TenantState) 
 # -- handlers ----------------------------------------------------------------------------------------
 
 
-async def _admin_session(request: Request[Any, Any, Any], slug: str) -> PortalSession:
-    session = await session_of(request)
-    require_tenant_role(session.actor, slug, AdminRole.TENANT_ADMIN, operator=True)
-    return session
-
-
 @get("/t/{slug:str}/limieten")
 async def limits_page(request: Request[Any, Any, Any], slug: FromPath[str]) -> Template:
     """The limits per scope, the broker's defaults and the ceilings; the forms to change them."""
-    session = await _admin_session(request, slug)
+    session = await tenant_admin_session(request, slug)
     return _render(request, session, slug, await service_of(request).read(slug))
 
 
 @post("/t/{slug:str}/limieten")
 async def save_limits(request: Request[Any, Any, Any], slug: FromPath[str]) -> Template | Redirect:
     """Set every limit at once (both fields of a scope empty: the broker's default)."""
-    session = await _admin_session(request, slug)
+    session = await tenant_admin_session(request, slug)
     form = await checked_form(request, session)
-    service = service_of(request)
     try:
         given = _pairs(form, "limits")
     except _FormProblems as problems:
-        state = await service.read(slug)
-        return _render(
-            request, session, slug, state, status=400, sent={"limits": form}, errors=problems.messages
-        )
+        return await _unreadable(request, session, slug, problems, kind="limits", form=form)
 
     def edit(document: Document) -> None:
         document["limits"] = given
 
-    etag = (form.get("etag") or [""])[0] or None
-    change = change_request(request, session.actor, slug, limits_view, if_match=etag, dry_run=False)
-    try:
-        await service.change(change, edit)
-    except ProblemError as error:
-        return await _refused(request, session, slug, error, kind="limits", form=form)
-    return redirect(f"{PORTAL_PATH}/t/{slug}/limieten?opgeslagen=limieten")
+    write = partial(service_of(request).change, edit=edit)
+    return await _write(request, session, slug, write, kind="limits", form=form)
 
 
 @post("/t/{slug:str}/limieten/plafonds")
@@ -369,21 +349,47 @@ async def save_ceilings(request: Request[Any, Any, Any], slug: FromPath[str]) ->
     # No tenant role suffices: the tenant's own admins get 403, another tenant's people 404.
     require_tenant_role(session.actor, slug, operator=True)
     form = await checked_form(request, session)
-    service = service_of(request)
     try:
         ceilings = _ceilings(_pairs(form, "ceilings"))
     except _FormProblems as problems:
-        state = await service.read(slug)
-        return _render(
-            request, session, slug, state, status=400, sent={"ceilings": form}, errors=problems.messages
-        )
-    etag = (form.get("etag") or [""])[0] or None
+        return await _unreadable(request, session, slug, problems, kind="ceilings", form=form)
+    write = partial(service_of(request).set_ceilings, ceilings=ceilings)
+    return await _write(request, session, slug, write, kind="ceilings", form=form)
+
+
+async def _unreadable(
+    request: Request[Any, Any, Any],
+    session: PortalSession,
+    slug: str,
+    problems: _FormProblems,
+    *,
+    kind: str,
+    form: Mapping[str, list[str]],
+) -> Template:
+    """The page again with the form text that is not a number (nothing was written)."""
+    state = await service_of(request).read(slug)
+    errors = problems.messages
+    return _render(request, session, slug, state, status=400, sent={kind: form}, errors=errors)
+
+
+async def _write(
+    request: Request[Any, Any, Any],
+    session: PortalSession,
+    slug: str,
+    write: Callable[[ChangeRequest], Awaitable[object]],
+    *,
+    kind: str,
+    form: Mapping[str, list[str]],
+) -> Template | Redirect:
+    """`write` the form `kind` with the ETag it was rendered with: the page with its confirmation, or
+    the page again when the service refuses."""
+    etag = first(form, "etag") or None
     change = change_request(request, session.actor, slug, limits_view, if_match=etag, dry_run=False)
     try:
-        await service.set_ceilings(change, ceilings)
+        await write(change)
     except ProblemError as error:
-        return await _refused(request, session, slug, error, kind="ceilings", form=form)
-    return redirect(f"{PORTAL_PATH}/t/{slug}/limieten?opgeslagen=plafonds")
+        return await _refused(request, session, slug, error, kind=kind, form=form)
+    return redirect(f"{PORTAL_PATH}/t/{slug}/limieten?opgeslagen={_SAVED[kind]}")
 
 
 async def _refused(
@@ -404,7 +410,7 @@ async def _refused(
     if status == 400:
         errors = _messages(error, kind, state)
         return _render(request, session, slug, state, status=400, sent={kind: form}, errors=errors)
-    notice = _STALE if status == 412 else error.problem.title
+    notice = CHANGED_MEANWHILE if status == 412 else error.problem.title
     return _render(request, session, slug, state, status=status, notice=notice)
 
 

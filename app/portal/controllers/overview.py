@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
-from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, get
@@ -24,11 +23,11 @@ from litestar.params import FromPath
 from litestar.response import Template
 from markupsafe import Markup
 
-from app.admin.auth import AdminRole, require_tenant_role
 from app.admin.writes import service_of
 from app.brp import Api
 from app.portal.charts import AfnemerUsage, Counts, DaySeries, Overview, stacked_bars_svg, summarise
-from app.portal.web import page, session_of
+from app.portal.dutch import ZONE, dutch_date, dutch_moment, dutch_number
+from app.portal.web import page, tenant_admin_session
 from app.protocol.access import read_unavailable
 from app.protocol.usage import UsageDay, UsageReport, usage
 from app.tenancy.models import AfnemerSpec
@@ -37,25 +36,9 @@ from app.upstream import OinIdentity
 if TYPE_CHECKING:
     from app.main import Resources
 
-__all__ = ["OVERVIEW_ROUTES", "Status", "certificate_status", "dutch_date", "dutch_number", "overview_page"]
+__all__ = ["OVERVIEW_ROUTES", "Status", "certificate_status", "overview_page"]
 
 DAYS: Final = 30
-# People read dates and times as in the Netherlands; the usage days themselves are UTC days.
-_LOCAL: Final = ZoneInfo("Europe/Amsterdam")
-_MONTHS: Final = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 _API_LABELS: Final = {
     Api.PERSONEN.value: "Personen",
     Api.BEWONING.value: "Bewoning",
@@ -138,8 +121,7 @@ class Connection(msgspec.Struct, frozen=True):
 @get("/t/{slug:str}", name="portal_overview")
 async def overview_page(request: Request[Any, Any, Any], slug: FromPath[str]) -> Template:
     """The tenant's usage over the last 30 days and its connection to RvIG."""
-    session = await session_of(request)
-    require_tenant_role(session.actor, slug, AdminRole.TENANT_ADMIN, operator=True)
+    session = await tenant_admin_session(request, slug)
     state = await service_of(request).read(slug)
     resources: Resources = request.app.state.resources
     async with read_unavailable():
@@ -156,28 +138,6 @@ async def overview_page(request: Request[Any, Any, Any], slug: FromPath[str]) ->
         "connections": [_connection(resources, slug, afnemer, now) for afnemer in afnemers],
     }
     return page("overzicht.html", session, title="Overzicht", slug=slug, current="overzicht", context=context)
-
-
-# --- formatting --------------------------------------------------------------------------------------
-
-
-def dutch_number(value: int) -> str:
-    """A count as the Dutch write it: 1.234."""
-    return f"{value:,}".replace(",", ".")
-
-
-def dutch_date(day: dt.date) -> str:
-    """A day as the Dutch write it: "6 december 2026"."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-
-
-def _dutch_moment(moment: dt.datetime) -> str:
-    local = moment.astimezone(_LOCAL)
-    return f"{dutch_date(local.date())} om {local:%H:%M}"
-
-
-def _days(count: int) -> str:
-    return "1 dag" if count == 1 else f"{dutch_number(count)} dagen"
 
 
 # --- usage -------------------------------------------------------------------------------------------
@@ -324,7 +284,7 @@ def _reachability(resources: Resources, afnemer: AfnemerSpec) -> Status:
     seen = resources.reachability.last_seen(afnemer.identity, afnemer.environment)
     if seen is None:
         return Status("muted", "nog niet gecontroleerd")
-    checked = f"Laatst gecontroleerd op {_dutch_moment(seen.checked_at)}."
+    checked = f"Laatst gecontroleerd op {dutch_moment(seen.checked_at, seconds=False)}."
     if seen.probe.reachable:
         return Status("ok", "bereikbaar", checked)
     return Status("error", "onbereikbaar", checked)
@@ -353,7 +313,7 @@ def certificate_status(identity: OinIdentity | None, name: str, now: dt.datetime
     certificate file replaced since is not in use before a restart, so it is not shown)."""
     if identity is None:
         return Status("error", "ontbreekt", f"De broker heeft geen certificaat met de naam {name}.")
-    day = dutch_date(identity.not_after.astimezone(_LOCAL).date())
+    day = dutch_date(identity.not_after.astimezone(ZONE).date())
     if identity.not_after <= now:
         ago = (now - identity.not_after).days
         return Status(
@@ -366,6 +326,10 @@ def certificate_status(identity: OinIdentity | None, name: str, now: dt.datetime
     if identity.expires_soon(now):
         return Status("warn", "verloopt binnenkort", when)
     return Status("ok", "geldig", when)
+
+
+def _days(count: int) -> str:
+    return "1 dag" if count == 1 else f"{dutch_number(count)} dagen"
 
 
 OVERVIEW_ROUTES: Final = (overview_page,)

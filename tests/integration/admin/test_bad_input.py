@@ -94,3 +94,11 @@ async def test_an_issuer_jwks_with_private_or_symmetric_keys_is_refused_and_not_
     assert response.status_code == 400, response.text
     assert "c2VjcmV0" not in response.text
     assert any(p["name"].startswith("issuers") for p in response.json()["invalidParams"])
+
+
+async def test_a_body_over_the_broker_s_limit_is_413_before_it_is_read(admin: AdminBroker) -> None:
+    limit = admin.app.state.resources.settings.max_body_bytes
+    document = tenant_document(admin.sandbox, "te-groot", "000002", name="x" * (limit + 1))
+    response = await admin.as_operator("POST", "/tenants", json=document)
+    assert response.status_code == 413
+    assert "te-groot" not in admin.directory.snapshot.tenants

@@ -5,6 +5,7 @@ through the dev identity provider (`test_login.py`)."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from app.admin.auth import AdminActor, AdminRole
+from app.audit import read_audit
 from app.portal.web import CSRF_FIELD, SESSION_COOKIE
 from tests.integration.admin import conftest as admin_fixtures
 from tests.integration.admin.conftest import AdminBroker
@@ -24,6 +26,7 @@ file_tenant = admin_fixtures.file_tenant
 
 BEHEER = "/beheer"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+ETAG = re.compile(r'name="etag" value="([^"]*)"')
 
 
 class PortalClient:
@@ -55,6 +58,31 @@ def csrf_of(html: str) -> str:
 
 
 PortalAs = Callable[[AdminActor], Awaitable[PortalClient]]
+
+
+async def tenant_admin(admin: AdminBroker, portal_as: PortalAs, slug: str = "gem-a") -> PortalClient:
+    """An API-managed tenant `slug` (gem-a: AfnemerID 000004, else 000005) and its admin, logged in."""
+    await admin.onboard(slug, "000004" if slug == "gem-a" else "000005")
+    return await portal_as(actor(slug, AdminRole.TENANT_ADMIN))
+
+
+async def tenant_api(admin: AdminBroker, path: str) -> httpx.Response:
+    """The operator's GET of `/admin/v1/tenants/{path}`: what the admin API says is stored."""
+    return await admin.as_operator("GET", f"/tenants/{path}")
+
+
+async def etag_of(person: PortalClient, path: str) -> str:
+    """The ETag a form on the page at `path` carries."""
+    response = await person.get(path)
+    assert response.status_code == 200, response.text
+    found = ETAG.search(response.text)
+    assert found is not None, "no ETag in the form"
+    return html.unescape(found.group(1))
+
+
+async def audit_count(admin: AdminBroker, slug: str = "gem-a") -> int:
+    """How many audit entries the tenant has."""
+    return len((await read_audit(admin.app.state.resources.pool, slug, limit=500)).entries)
 
 
 @pytest.fixture

@@ -7,16 +7,22 @@ import html
 import re
 from typing import Any
 
-import httpx
-
 from app.admin.auth import AdminRole
 from app.audit import read_audit
 from tests.integration.admin.conftest import ADMIN, PERSONEN, RAADPLEEG, AdminBroker, bearer
-from tests.integration.portal.conftest import BEHEER, PortalAs, PortalClient, actor
+from tests.integration.portal.conftest import (
+    BEHEER,
+    ETAG,
+    PortalAs,
+    actor,
+    audit_count,
+    etag_of,
+    tenant_admin,
+    tenant_api,
+)
 
 PAGE = "/t/gem-a/toegang"
 NEW = f"{PAGE}/nieuw"
-_ETAG = re.compile(r'name="etag" value="([^"]*)"')
 BSN = RAADPLEEG["burgerservicenummer"][0]
 
 NAAM_ONLY = {
@@ -32,27 +38,6 @@ NAAM_ONLY = {
 TEAM_X = {"name": "team-x", "description": "Team X", "who": "role:team-x\n", "gegevenssets": ["alleen-naam"]}
 
 
-async def _tenant_admin(admin: AdminBroker, portal_as: PortalAs, slug: str = "gem-a") -> PortalClient:
-    await admin.onboard(slug, "000004" if slug == "gem-a" else "000005")
-    return await portal_as(actor(slug, AdminRole.TENANT_ADMIN))
-
-
-async def _api(admin: AdminBroker, path: str) -> httpx.Response:
-    return await admin.as_operator("GET", f"/tenants/{path}")
-
-
-async def _etag_of(person: PortalClient, path: str) -> str:
-    response = await person.get(path)
-    assert response.status_code == 200, response.text
-    found = _ETAG.search(response.text)
-    assert found is not None, "no ETag in the form"
-    return html.unescape(found.group(1))
-
-
-async def _audited(admin: AdminBroker, slug: str = "gem-a") -> int:
-    return len((await read_audit(admin.app.state.resources.pool, slug, limit=500)).entries)
-
-
 def _as(admin: AdminBroker, slug: str, role: str, **kwargs: Any) -> dict[str, str]:
     return bearer(admin.parties.tenant(slug, role, **kwargs))
 
@@ -63,14 +48,14 @@ def _as(admin: AdminBroker, slug: str, role: str, **kwargs: Any) -> dict[str, st
 async def test_a_narrower_gegevensset_granted_to_a_role_lets_it_ask_that_and_nothing_more(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
     team_x = _as(admin, "gem-a", "team-x", employee="X1")
     assert (await admin.client.post(PERSONEN, json=RAADPLEEG, headers=team_x)).status_code == 403
 
     saved_set = await person.post("/t/gem-a/gegevenssets/nieuw", {**NAAM_ONLY, "action": "save"})
     assert saved_set.status_code == 303, saved_set.text
     assert saved_set.headers["location"] == f"{BEHEER}/t/gem-a/gegevenssets?opgeslagen=alleen-naam"
-    stored_set = (await _api(admin, "gem-a/gegevenssets/alleen-naam")).json()
+    stored_set = (await tenant_api(admin, "gem-a/gegevenssets/alleen-naam")).json()
     assert stored_set["fields"] == ["naam"]
     assert stored_set["query_types"] == ["RaadpleegMetBurgerservicenummer"]
 
@@ -78,7 +63,7 @@ async def test_a_narrower_gegevensset_granted_to_a_role_lets_it_ask_that_and_not
     assert saved_rule.status_code == 303, saved_rule.text
     assert saved_rule.headers["location"] == f"{BEHEER}{PAGE}?opgeslagen=team-x"
     assert BSN not in saved_rule.headers["location"]
-    rule = (await _api(admin, "gem-a/rules/team-x")).json()
+    rule = (await tenant_api(admin, "gem-a/rules/team-x")).json()
     assert rule["who"] == ["role:team-x"] and rule["gegevenssets"] == ["alleen-naam"]
     listed = await person.get(f"{PAGE}?opgeslagen=team-x")
     assert "De regel team-x is opgeslagen." in listed.text and "role:team-x" in listed.text
@@ -99,16 +84,16 @@ async def test_a_narrower_gegevensset_granted_to_a_role_lets_it_ask_that_and_not
 async def test_a_rule_is_changed_with_its_etag_and_a_stale_form_shows_the_new_state(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
     form = await person.get(f"{PAGE}/burgerzaken")
     assert form.status_code == 200
     assert 'id="regel-form"' in form.text and "role:burgerzaken" in form.text
-    etag = await _etag_of(person, f"{PAGE}/burgerzaken")
+    etag = await etag_of(person, f"{PAGE}/burgerzaken")
     body = {"who": "role:burgerzaken\nrole:publiekszaken", "gegevenssets": ["basis"], "etag": etag}
 
     changed = await person.post(f"{PAGE}/burgerzaken", {**body, "required_headers": ["x-doelbinding"]})
     assert changed.status_code == 303, changed.text
-    rule = (await _api(admin, "gem-a/rules/burgerzaken")).json()
+    rule = (await tenant_api(admin, "gem-a/rules/burgerzaken")).json()
     assert rule["who"] == ["role:burgerzaken", "role:publiekszaken"]
     assert rule["required_headers"] == ["x-doelbinding"]
 
@@ -116,25 +101,25 @@ async def test_a_rule_is_changed_with_its_etag_and_a_stale_form_shows_the_new_st
     assert stale.status_code == 412
     assert "Iemand anders heeft dit intussen gewijzigd" in stale.text
     assert "x-doelbinding" in stale.text  # the current rule, with its new ETag
-    assert _ETAG.search(stale.text) and html.unescape(_ETAG.search(stale.text).group(1)) != etag  # type: ignore[union-attr]
-    assert (await _api(admin, "gem-a/rules/burgerzaken")).json()["description"] == ""
+    assert ETAG.search(stale.text) and html.unescape(ETAG.search(stale.text).group(1)) != etag  # type: ignore[union-attr]
+    assert (await tenant_api(admin, "gem-a/rules/burgerzaken")).json()["description"] == ""
 
 
 async def test_a_rule_is_removed_with_a_post_and_redirect(admin: AdminBroker, portal_as: PortalAs) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
     await person.post(NEW, {"name": "wijkteam", "who": "role:wijkteam", "gegevenssets": ["basis"]})
     listing = await person.get(PAGE)
     assert 'action="/beheer/t/gem-a/toegang/wijkteam/verwijderen"' in listing.text
-    etag = (await _api(admin, "gem-a/rules/wijkteam")).headers["ETag"]
+    etag = (await tenant_api(admin, "gem-a/rules/wijkteam")).headers["ETag"]
 
     stale = await person.post(f"{PAGE}/wijkteam/verwijderen", {"etag": '"oud"'})
     assert stale.status_code == 412
-    assert (await _api(admin, "gem-a/rules/wijkteam")).status_code == 200
+    assert (await tenant_api(admin, "gem-a/rules/wijkteam")).status_code == 200
 
     removed = await person.post(f"{PAGE}/wijkteam/verwijderen", {"etag": etag})
     assert removed.status_code == 303
     assert removed.headers["location"] == f"{BEHEER}{PAGE}?verwijderd=wijkteam"
-    assert (await _api(admin, "gem-a/rules/wijkteam")).status_code == 404
+    assert (await tenant_api(admin, "gem-a/rules/wijkteam")).status_code == 404
     assert "De regel wijkteam is verwijderd." in (await person.get(f"{PAGE}?verwijderd=wijkteam")).text
     # A crafted link cannot make the page claim what did not happen.
     crafted = await person.get(f"{PAGE}?opgeslagen=wijkteam&verwijderd=burgerzaken")
@@ -147,8 +132,8 @@ async def test_a_rule_is_removed_with_a_post_and_redirect(admin: AdminBroker, po
 async def test_the_validators_problems_are_shown_next_to_the_fields_and_nothing_is_saved(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
-    audited = await _audited(admin)
+    person = await tenant_admin(admin, portal_as)
+    audited = await audit_count(admin)
 
     refused = await person.post(
         NEW, {"name": "wijkteam", "who": "rol:wijkteam", "afnemers": ["999999"], "action": "save"}
@@ -162,14 +147,14 @@ async def test_the_validators_problems_are_shown_next_to_the_fields_and_nothing_
     assert 'aria-invalid="true" aria-describedby="regel-wie-error regel-wie-hint"' in text
     assert 'role="alert"' in text and 'href="#regel-wie"' in text and 'href="#regel-gegevenssets"' in text
     assert "rol:wijkteam</textarea>" in text  # what was typed stays
-    assert (await _api(admin, "gem-a/rules/wijkteam")).status_code == 404
-    assert await _audited(admin) == audited
+    assert (await tenant_api(admin, "gem-a/rules/wijkteam")).status_code == 404
+    assert await audit_count(admin) == audited
 
 
 async def test_a_bad_or_taken_or_reserved_name_is_refused_by_the_name(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
     body = {"who": "tenant", "gegevenssets": ["basis"]}
     bad = await person.post(NEW, {**body, "name": "Wijk Team"})
     assert bad.status_code == 400
@@ -177,7 +162,7 @@ async def test_a_bad_or_taken_or_reserved_name_is_refused_by_the_name(
     taken = await person.post(NEW, {**body, "name": "burgerzaken"})
     assert taken.status_code == 409
     assert "Er is al een regel met deze naam." in taken.text
-    assert (await _api(admin, "gem-a/rules/burgerzaken")).json()["who"] == ["role:burgerzaken"]
+    assert (await tenant_api(admin, "gem-a/rules/burgerzaken")).json()["who"] == ["role:burgerzaken"]
     reserved = await person.post(NEW, {**body, "name": "nieuw"})
     assert reserved.status_code == 400 and 'id="regel-naam-error"' in reserved.text
 
@@ -188,9 +173,9 @@ async def test_a_bad_or_taken_or_reserved_name_is_refused_by_the_name(
 async def test_the_preview_shows_what_the_rule_would_allow_and_saves_nothing(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
-    audited = await _audited(admin)
-    sets = (await _api(admin, "gem-a/gegevenssets")).headers["ETag"]
+    person = await tenant_admin(admin, portal_as)
+    audited = await audit_count(admin)
+    sets = (await tenant_api(admin, "gem-a/gegevenssets")).headers["ETag"]
 
     preview = await person.post(
         NEW, {"name": "team-y", "who": "role:team-y", "gegevenssets": ["basis"], "action": "preview"}
@@ -204,9 +189,9 @@ async def test_the_preview_shows_what_the_rule_would_allow_and_saves_nothing(
     assert "burgerservicenummer, naam" in text  # the fields the gegevensset allows
     assert "RaadpleegMetBurgerservicenummer" in text
     assert 'value="team-y"' in text  # the form stays filled in, ready to save
-    assert (await _api(admin, "gem-a/rules/team-y")).status_code == 404
-    assert (await _api(admin, "gem-a/gegevenssets")).headers["ETag"] == sets
-    assert await _audited(admin) == audited
+    assert (await tenant_api(admin, "gem-a/rules/team-y")).status_code == 404
+    assert (await tenant_api(admin, "gem-a/gegevenssets")).headers["ETag"] == sets
+    assert await audit_count(admin) == audited
     team_y = _as(admin, "gem-a", "team-y")
     assert (await admin.client.post(PERSONEN, json=RAADPLEEG, headers=team_y)).status_code == 403
 
@@ -217,7 +202,7 @@ async def test_the_preview_shows_what_the_rule_would_allow_and_saves_nothing(
 async def test_what_a_role_may_ask_lists_its_rules_and_their_gegevenssets(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
     page = await person.get(f"{PAGE}?rol=burgerzaken")
     assert page.status_code == 200
     assert "Wat mag rol burgerzaken?" in page.text
@@ -234,8 +219,8 @@ async def test_what_a_role_may_ask_lists_its_rules_and_their_gegevenssets(
 
 
 async def test_every_post_needs_the_form_token(admin: AdminBroker, portal_as: PortalAs) -> None:
-    person = await _tenant_admin(admin, portal_as)
-    etag = (await _api(admin, "gem-a/rules/burgerzaken")).headers["ETag"]
+    person = await tenant_admin(admin, portal_as)
+    etag = (await tenant_api(admin, "gem-a/rules/burgerzaken")).headers["ETag"]
     posts: dict[str, dict[str, Any]] = {
         NEW: {"name": "x", "who": "tenant", "gegevenssets": ["basis"]},
         f"{PAGE}/burgerzaken": {"who": "tenant", "gegevenssets": ["basis"], "etag": etag},
@@ -247,8 +232,8 @@ async def test_every_post_needs_the_form_token(admin: AdminBroker, portal_as: Po
         refused = await person.post(path, {**data, "csrf": "not-the-token"})
         assert refused.status_code == 403, path
         assert "Formulier geweigerd" in refused.text
-    assert (await _api(admin, "gem-a/rules/burgerzaken")).headers["ETag"] == etag
-    assert (await _api(admin, "gem-a/rules/x")).status_code == 404
+    assert (await tenant_api(admin, "gem-a/rules/burgerzaken")).headers["ETag"] == etag
+    assert (await tenant_api(admin, "gem-a/rules/x")).status_code == 404
 
 
 async def test_a_file_managed_tenant_is_shown_read_only_and_its_posts_are_refused(
@@ -264,7 +249,7 @@ async def test_a_file_managed_tenant_is_shown_read_only_and_its_posts_are_refuse
     assert rule.status_code == 200
     assert 'id="regel-form"' not in rule.text and "beheerd met een tenantbestand" in rule.text
     assert "Wat mag deze regel?" in rule.text and "alle velden" in rule.text
-    before = (await _api(admin, f"{file_tenant}/rules")).headers["ETag"]
+    before = (await tenant_api(admin, f"{file_tenant}/rules")).headers["ETag"]
 
     refused = await person.post(
         f"/t/{file_tenant}/toegang/nieuw", {"name": "nieuwe", "who": "tenant", "gegevenssets": ["alles"]}
@@ -273,15 +258,15 @@ async def test_a_file_managed_tenant_is_shown_read_only_and_its_posts_are_refuse
     assert 'id="regel-form"' not in refused.text
     removed = await person.post(f"/t/{file_tenant}/toegang/iedereen/verwijderen", {"etag": before})
     assert removed.status_code == 409
-    assert (await _api(admin, f"{file_tenant}/rules")).headers["ETag"] == before
+    assert (await tenant_api(admin, f"{file_tenant}/rules")).headers["ETag"] == before
 
 
 async def test_another_tenants_admin_gets_not_found_and_changes_nothing(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
     await admin.onboard("gem-a", "000004")
-    other = await _tenant_admin(admin, portal_as, "gem-b")
-    etag = (await _api(admin, "gem-a/rules/burgerzaken")).headers["ETag"]
+    other = await tenant_admin(admin, portal_as, "gem-b")
+    etag = (await tenant_api(admin, "gem-a/rules/burgerzaken")).headers["ETag"]
     for path in (PAGE, NEW, f"{PAGE}/burgerzaken", f"{PAGE}?rol=burgerzaken"):
         assert (await other.get(path)).status_code == 404, path
     posts: dict[str, dict[str, Any]] = {
@@ -293,8 +278,8 @@ async def test_another_tenants_admin_gets_not_found_and_changes_nothing(
     }
     for path, data in posts.items():
         assert (await other.post(path, data)).status_code == 404, path
-    assert (await _api(admin, "gem-a/rules/burgerzaken")).headers["ETag"] == etag
-    assert (await _api(admin, "gem-a/rules/x")).status_code == 404
+    assert (await tenant_api(admin, "gem-a/rules/burgerzaken")).headers["ETag"] == etag
+    assert (await tenant_api(admin, "gem-a/rules/x")).status_code == 404
 
 
 async def test_a_privacy_officer_may_not_manage_access(admin: AdminBroker, portal_as: PortalAs) -> None:
@@ -304,7 +289,7 @@ async def test_a_privacy_officer_may_not_manage_access(admin: AdminBroker, porta
     assert (await officer.get(f"{PAGE}/burgerzaken")).status_code == 403
     refused = await officer.post(NEW, {"name": "x", "who": "tenant", "gegevenssets": ["basis"]})
     assert refused.status_code == 403
-    assert (await _api(admin, "gem-a/rules/x")).status_code == 404
+    assert (await tenant_api(admin, "gem-a/rules/x")).status_code == 404
 
 
 async def test_the_operator_manages_a_tenants_rules(admin: AdminBroker, portal_as: PortalAs) -> None:
@@ -313,7 +298,7 @@ async def test_the_operator_manages_a_tenants_rules(admin: AdminBroker, portal_a
     assert (await operator.get(PAGE)).status_code == 200
     saved = await operator.post(NEW, {"name": "team-z", "who": "role:team-z", "gegevenssets": ["basis"]})
     assert saved.status_code == 303
-    assert (await _api(admin, "gem-a/rules/team-z")).status_code == 200
+    assert (await tenant_api(admin, "gem-a/rules/team-z")).status_code == 200
     assert (await operator.get("/t/bestaat-niet/toegang")).status_code == 404
 
 
@@ -384,7 +369,7 @@ async def test_employees_are_mapped_to_member_organisations_by_rules(
     )
     assert added.status_code == 303, added.text
     assert "E2001" not in added.headers["location"]
-    rule = (await _api(admin, "samen/rules/medewerker-e2001-duiven")).json()
+    rule = (await tenant_api(admin, "samen/rules/medewerker-e2001-duiven")).json()
     assert rule["who"] == ["employee:E2001"] and rule["afnemers"] == ["000302"]
     mapped = await person.get("/t/samen/toegang")
     row = re.search(r'<th scope="row">E2001</th>\s*<td>([^<]*)</td>', mapped.text)
@@ -393,21 +378,21 @@ async def test_employees_are_mapped_to_member_organisations_by_rules(
     assert (await admin.client.post(PERSONEN, json=RAADPLEEG, headers=e2001)).status_code == 200
 
     # Taking E2002 out of the Ede rule keeps the rule for Ede's own people.
-    ede = await _api(admin, "samen/rules/ede")
+    ede = await tenant_api(admin, "samen/rules/ede")
     out = await person.post(
         "/t/samen/toegang/medewerkers/verwijderen",
         {"rule": "ede", "employee": "E2002", "etag": ede.headers["ETag"]},
     )
     assert out.status_code == 303, out.text
-    assert (await _api(admin, "samen/rules/ede")).json()["who"] == ["organisation:ede"]
+    assert (await tenant_api(admin, "samen/rules/ede")).json()["who"] == ["organisation:ede"]
     # Taking E2001 out of its own rule removes the rule.
-    own = await _api(admin, "samen/rules/medewerker-e2001-duiven")
+    own = await tenant_api(admin, "samen/rules/medewerker-e2001-duiven")
     gone = await person.post(
         "/t/samen/toegang/medewerkers/verwijderen",
         {"rule": "medewerker-e2001-duiven", "employee": "E2001", "etag": own.headers["ETag"]},
     )
     assert gone.status_code == 303
-    assert (await _api(admin, "samen/rules/medewerker-e2001-duiven")).status_code == 404
+    assert (await tenant_api(admin, "samen/rules/medewerker-e2001-duiven")).status_code == 404
     assert (await admin.client.post(PERSONEN, json=RAADPLEEG, headers=e2001)).status_code == 403
 
 
@@ -424,11 +409,11 @@ async def test_a_mapping_without_employee_or_gegevensset_is_refused_by_its_field
     assert 'id="medewerker-gegevenssets-error"' in no_set.text
     assert "Kies ten minste één gegevensset." in no_set.text
     assert 'value="E3"' in no_set.text
-    assert (await _api(admin, "samen/rules/medewerker-e3-ede")).status_code == 404
+    assert (await tenant_api(admin, "samen/rules/medewerker-e3-ede")).status_code == 404
 
 
 async def test_a_saas_tenant_has_no_employee_mapping(admin: AdminBroker, portal_as: PortalAs) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
     page = await person.get(PAGE)
     assert "Medewerkers per lid-organisatie" not in page.text
     assert ADMIN not in page.text

@@ -3,20 +3,22 @@ saved by the admin API's own service."""
 
 from __future__ import annotations
 
-import html
-import re
 from typing import Any
 
-import httpx
-
 from app.admin.auth import AdminRole
-from app.audit import read_audit
 from tests.integration.admin.conftest import PERSONEN, RAADPLEEG, AdminBroker, bearer
-from tests.integration.portal.conftest import BEHEER, PortalAs, PortalClient, actor
+from tests.integration.portal.conftest import (
+    BEHEER,
+    PortalAs,
+    actor,
+    audit_count,
+    etag_of,
+    tenant_admin,
+    tenant_api,
+)
 
 PAGE = "/t/gem-a/gegevenssets"
 NEW = f"{PAGE}/nieuw"
-_ETAG = re.compile(r'name="etag" value="([^"]*)"')
 WIJKTEAM = {
     "name": "wijkteam",
     "description": "Wijkteam: adres en naam van eigen inwoners",
@@ -30,31 +32,10 @@ WIJKTEAM = {
 }
 
 
-async def _tenant_admin(admin: AdminBroker, portal_as: PortalAs, slug: str = "gem-a") -> PortalClient:
-    await admin.onboard(slug, "000004" if slug == "gem-a" else "000005")
-    return await portal_as(actor(slug, AdminRole.TENANT_ADMIN))
-
-
-async def _api(admin: AdminBroker, path: str) -> httpx.Response:
-    return await admin.as_operator("GET", f"/tenants/{path}")
-
-
-async def _etag_of(person: PortalClient, path: str) -> str:
-    response = await person.get(path)
-    assert response.status_code == 200, response.text
-    found = _ETAG.search(response.text)
-    assert found is not None, "no ETag in the form"
-    return html.unescape(found.group(1))
-
-
-async def _audited(admin: AdminBroker) -> int:
-    return len((await read_audit(admin.app.state.resources.pool, "gem-a", limit=500)).entries)
-
-
 async def test_the_form_offers_rvigs_fields_as_groups_with_sub_fields(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
     form = await person.get(NEW)
     assert form.status_code == 200
     text = form.text
@@ -76,13 +57,13 @@ async def test_the_form_offers_rvigs_fields_as_groups_with_sub_fields(
 async def test_a_gegevensset_is_saved_as_the_admin_api_would_and_is_listed(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
 
     saved = await person.post(NEW, {**WIJKTEAM, "action": "save"})
 
     assert saved.status_code == 303, saved.text
     assert saved.headers["location"] == f"{BEHEER}{PAGE}?opgeslagen=wijkteam"
-    stored = (await _api(admin, "gem-a/gegevenssets/wijkteam")).json()
+    stored = (await tenant_api(admin, "gem-a/gegevenssets/wijkteam")).json()
     assert stored["fields"] == ["naam", "verblijfplaats.verblijfadres.postcode"]
     assert stored["query_types"] == ["ZoekMetPostcodeEnHuisnummer", "RaadpleegMetBurgerservicenummer"]
     assert stored["own_residents_gemeente"] == "0518"
@@ -103,7 +84,7 @@ async def test_a_gegevensset_is_saved_as_the_admin_api_would_and_is_listed(
 async def test_a_gegevensset_is_changed_with_its_etag_and_keeps_what_the_picker_does_not_offer(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
     put = await admin.client.put(
         "/admin/v1/tenants/gem-a/gegevenssets/breed",
         json={"apis": ["personen"], "fields": ["naam.*", "geboorte"], "parameters": ["*"]},
@@ -112,7 +93,7 @@ async def test_a_gegevensset_is_changed_with_its_etag_and_keeps_what_the_picker_
     assert put.status_code == 200, put.text
     form = await person.get(f"{PAGE}/breed")
     assert 'value="naam.*" checked' in form.text  # an extra, kept ticked
-    etag = await _etag_of(person, f"{PAGE}/breed")
+    etag = await etag_of(person, f"{PAGE}/breed")
 
     changed = await person.post(
         f"{PAGE}/breed",
@@ -125,20 +106,20 @@ async def test_a_gegevensset_is_changed_with_its_etag_and_keeps_what_the_picker_
         },
     )
     assert changed.status_code == 303, changed.text
-    assert (await _api(admin, "gem-a/gegevenssets/breed")).json()["fields"] == ["leeftijd", "naam.*"]
+    assert (await tenant_api(admin, "gem-a/gegevenssets/breed")).json()["fields"] == ["leeftijd", "naam.*"]
 
     stale = await person.post(f"{PAGE}/breed", {"etag": etag, "apis": ["personen"], "fields": ["naam"]})
     assert stale.status_code == 412
     assert "Iemand anders heeft dit intussen gewijzigd" in stale.text
     assert 'id="veld-leeftijd" name="fields" value="leeftijd" checked' in stale.text  # the current set
-    assert (await _api(admin, "gem-a/gegevenssets/breed")).json()["fields"] == ["leeftijd", "naam.*"]
+    assert (await tenant_api(admin, "gem-a/gegevenssets/breed")).json()["fields"] == ["leeftijd", "naam.*"]
 
 
 async def test_the_checkers_problems_are_shown_next_to_the_fields_and_nothing_is_saved(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
-    audited = await _audited(admin)
+    person = await tenant_admin(admin, portal_as)
+    audited = await audit_count(admin)
 
     refused = await person.post(
         NEW,
@@ -161,8 +142,8 @@ async def test_the_checkers_problems_are_shown_next_to_the_fields_and_nothing_is
     assert 'aria-invalid="true" aria-describedby="set-gemeente-error set-gemeente-hint"' in text
     assert 'href="#set-velden"' in text and 'role="alert"' in text
     assert 'id="api-bewoning" name="apis" value="bewoning" checked' in text  # the choices stay
-    assert (await _api(admin, "gem-a/gegevenssets/fout")).status_code == 404
-    assert await _audited(admin) == audited
+    assert (await tenant_api(admin, "gem-a/gegevenssets/fout")).status_code == 404
+    assert await audit_count(admin) == audited
 
     bad_name = await person.post(NEW, {"name": "Fout!", "apis": ["personen"]})
     assert bad_name.status_code == 400 and 'id="set-naam-error"' in bad_name.text
@@ -173,8 +154,8 @@ async def test_the_checkers_problems_are_shown_next_to_the_fields_and_nothing_is
 async def test_the_preview_shows_what_the_set_allows_and_saves_nothing(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
-    audited = await _audited(admin)
+    person = await tenant_admin(admin, portal_as)
+    audited = await audit_count(admin)
     preview = await person.post(NEW, {**WIJKTEAM, "action": "preview"})
     assert preview.status_code == 200, preview.text
     assert "er is nog niets opgeslagen" in preview.text
@@ -182,31 +163,31 @@ async def test_the_preview_shows_what_the_set_allows_and_saves_nothing(
         "ZoekMetPostcodeEnHuisnummer" in preview.text and "parameters: huisnummer, postcode" in preview.text
     )
     assert "Ja, van gemeente 0518" in preview.text
-    assert (await _api(admin, "gem-a/gegevenssets/wijkteam")).status_code == 404
-    assert await _audited(admin) == audited
+    assert (await tenant_api(admin, "gem-a/gegevenssets/wijkteam")).status_code == 404
+    assert await audit_count(admin) == audited
 
 
 async def test_a_gegevensset_in_use_is_not_removed_and_an_unused_one_is(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
-    basis = (await _api(admin, "gem-a/gegevenssets/basis")).headers["ETag"]
+    person = await tenant_admin(admin, portal_as)
+    basis = (await tenant_api(admin, "gem-a/gegevenssets/basis")).headers["ETag"]
     in_use = await person.post(f"{PAGE}/basis/verwijderen", {"etag": basis})
     assert in_use.status_code == 400
     assert "De regel burgerzaken gebruikt deze gegevensset nog." in in_use.text
-    assert (await _api(admin, "gem-a/gegevenssets/basis")).status_code == 200
+    assert (await tenant_api(admin, "gem-a/gegevenssets/basis")).status_code == 200
 
     await person.post(NEW, {**WIJKTEAM, "action": "save"})
-    etag = (await _api(admin, "gem-a/gegevenssets/wijkteam")).headers["ETag"]
+    etag = (await tenant_api(admin, "gem-a/gegevenssets/wijkteam")).headers["ETag"]
     removed = await person.post(f"{PAGE}/wijkteam/verwijderen", {"etag": etag})
     assert removed.status_code == 303
     assert removed.headers["location"] == f"{BEHEER}{PAGE}?verwijderd=wijkteam"
-    assert (await _api(admin, "gem-a/gegevenssets/wijkteam")).status_code == 404
+    assert (await tenant_api(admin, "gem-a/gegevenssets/wijkteam")).status_code == 404
 
 
 async def test_every_post_needs_the_form_token(admin: AdminBroker, portal_as: PortalAs) -> None:
-    person = await _tenant_admin(admin, portal_as)
-    etag = (await _api(admin, "gem-a/gegevenssets/basis")).headers["ETag"]
+    person = await tenant_admin(admin, portal_as)
+    etag = (await tenant_api(admin, "gem-a/gegevenssets/basis")).headers["ETag"]
     posts: dict[str, dict[str, Any]] = {
         NEW: {"name": "x", "apis": ["personen"]},
         f"{PAGE}/basis": {"apis": ["personen"], "fields": ["*"], "etag": etag},
@@ -216,8 +197,8 @@ async def test_every_post_needs_the_form_token(admin: AdminBroker, portal_as: Po
         refused = await person.post(path, {**data, "csrf": "not-the-token"})
         assert refused.status_code == 403, path
         assert "Formulier geweigerd" in refused.text
-    assert (await _api(admin, "gem-a/gegevenssets/basis")).headers["ETag"] == etag
-    assert (await _api(admin, "gem-a/gegevenssets/x")).status_code == 404
+    assert (await tenant_api(admin, "gem-a/gegevenssets/basis")).headers["ETag"] == etag
+    assert (await tenant_api(admin, "gem-a/gegevenssets/x")).status_code == 404
 
 
 async def test_a_file_managed_tenant_is_shown_read_only_and_its_posts_are_refused(
@@ -231,24 +212,24 @@ async def test_a_file_managed_tenant_is_shown_read_only_and_its_posts_are_refuse
     view = await person.get(f"/t/{file_tenant}/gegevenssets/alles")
     assert 'id="gegevensset-form"' not in view.text and "gegevenssets.js" not in view.text
     assert "alle velden" in view.text
-    before = (await _api(admin, f"{file_tenant}/gegevenssets")).headers["ETag"]
+    before = (await tenant_api(admin, f"{file_tenant}/gegevenssets")).headers["ETag"]
 
     refused = await person.post(
         f"/t/{file_tenant}/gegevenssets/nieuw", {"name": "nieuw-set", "apis": ["personen"]}
     )
     assert refused.status_code == 409
-    etag = (await _api(admin, f"{file_tenant}/gegevenssets/alles")).headers["ETag"]
+    etag = (await tenant_api(admin, f"{file_tenant}/gegevenssets/alles")).headers["ETag"]
     removed = await person.post(f"/t/{file_tenant}/gegevenssets/alles/verwijderen", {"etag": etag})
     assert removed.status_code == 409
-    assert (await _api(admin, f"{file_tenant}/gegevenssets")).headers["ETag"] == before
+    assert (await tenant_api(admin, f"{file_tenant}/gegevenssets")).headers["ETag"] == before
 
 
 async def test_another_tenants_admin_gets_not_found_and_changes_nothing(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
     await admin.onboard("gem-a", "000004")
-    other = await _tenant_admin(admin, portal_as, "gem-b")
-    etag = (await _api(admin, "gem-a/gegevenssets/basis")).headers["ETag"]
+    other = await tenant_admin(admin, portal_as, "gem-b")
+    etag = (await tenant_api(admin, "gem-a/gegevenssets/basis")).headers["ETag"]
     for path in (PAGE, NEW, f"{PAGE}/basis"):
         assert (await other.get(path)).status_code == 404, path
     posts: dict[str, dict[str, Any]] = {
@@ -258,7 +239,7 @@ async def test_another_tenants_admin_gets_not_found_and_changes_nothing(
     }
     for path, data in posts.items():
         assert (await other.post(path, data)).status_code == 404, path
-    assert (await _api(admin, "gem-a/gegevenssets/basis")).headers["ETag"] == etag
+    assert (await tenant_api(admin, "gem-a/gegevenssets/basis")).headers["ETag"] == etag
 
 
 async def test_a_privacy_officer_may_not_manage_gegevenssets(admin: AdminBroker, portal_as: PortalAs) -> None:
@@ -266,17 +247,17 @@ async def test_a_privacy_officer_may_not_manage_gegevenssets(admin: AdminBroker,
     officer = await portal_as(actor("gem-a", AdminRole.PRIVACY_OFFICER))
     assert (await officer.get(PAGE)).status_code == 403
     assert (await officer.post(NEW, {"name": "x", "apis": ["personen"]})).status_code == 403
-    assert (await _api(admin, "gem-a/gegevenssets/x")).status_code == 404
+    assert (await tenant_api(admin, "gem-a/gegevenssets/x")).status_code == 404
 
 
 async def test_a_narrowed_gegevensset_narrows_what_its_rule_allows_at_once(
     admin: AdminBroker, portal_as: PortalAs
 ) -> None:
-    person = await _tenant_admin(admin, portal_as)
+    person = await tenant_admin(admin, portal_as)
     burgerzaken = bearer(admin.parties.tenant("gem-a", "burgerzaken"))
     bsn_only = {**RAADPLEEG, "fields": ["burgerservicenummer"]}
     assert (await admin.client.post(PERSONEN, json=bsn_only, headers=burgerzaken)).status_code == 200
-    etag = await _etag_of(person, f"{PAGE}/basis")
+    etag = await etag_of(person, f"{PAGE}/basis")
 
     narrowed = await person.post(
         f"{PAGE}/basis",

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from app.admin.auth import AdminRole
-from app.portal.controllers.limits import dutch_number
+from app.portal.dutch import dutch_decimal as dutch_number
 from tests.integration.admin.conftest import ADMIN, AdminBroker, bearer
 from tests.integration.portal.conftest import BEHEER, PortalAs, PortalClient, actor
 

@@ -14,8 +14,8 @@ from cryptography import x509
 
 from app.admin.auth import AdminRole
 from app.dev import DEV_OIN
-from app.portal.charts import dutch_day
-from app.portal.controllers.overview import certificate_status, dutch_date, dutch_number
+from app.portal.controllers.overview import certificate_status
+from app.portal.dutch import dutch_date, dutch_day, dutch_number
 from app.upstream import OinIdentity
 from tests.integration.admin.conftest import PERSONEN, RAADPLEEG, AdminBroker, bearer
 from tests.integration.conftest import SandboxControl

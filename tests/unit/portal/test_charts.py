@@ -13,11 +13,11 @@ from app.portal.charts import (
     EMPTY_TEXT,
     PALETTE,
     DaySeries,
-    dutch_day,
     nice_ticks,
     stacked_bars_svg,
     summarise,
 )
+from app.portal.dutch import dutch_day
 from app.protocol.usage import UsageCount, UsageDay, UsageReport
 
 _SVG = "{http://www.w3.org/2000/svg}"
