@@ -7,6 +7,9 @@ re-read from the gegevenssets' text. Sets combine as `app.policy.engine` combine
 allowed when one set allows all of it, and permissions are never mixed across sets. So a
 combination is described set by set; only the APIs and query types are summed up across them.
 
+Fields are listed per response type (which fields exist depends on it), and only for the response
+types of the Personen query types the set allows: what RvIG answers those with (`response_type_for`).
+
 Own residents only and `inclusiefOverledenPersonen` are stated per set: the engine injects the
 set's gemeenteVanInschrijving itself, so that parameter need not be listed for such a set.
 
@@ -17,12 +20,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
 from app.brp.fields import FieldsCatalogue, ResponseType, fields_catalogue
-from app.brp.queries import QUERY_TYPES, Api
+from app.brp.queries import QUERY_TYPES, Api, PersonenQuery, response_type_for
 from app.policy.gegevensset import Gegevensset
 from app.policy.grants import DECEASED_PARAMETER, FieldIndex, Grant, QueryFacts
 
@@ -98,13 +101,13 @@ def _allowance(gegevensset: Gegevensset, index: FieldIndex, catalogue: FieldsCat
         for name, cls in QUERY_TYPES[api].items()
         if grant.allows_type(QueryFacts(api=api, query_type=name, parameters=frozenset(), deceased=False))
     )
-    personen = any(qt.api == Api.PERSONEN.value for qt in types)
+    answered = {_response_type(qt.name) for qt in types if qt.api == Api.PERSONEN.value}
     return Allowance(
         gegevensset=gegevensset.name,
         description=gegevensset.description,
         apis=tuple(api.value for api in apis),
         query_types=types,
-        fields=_fields_per_response_type(grant, catalogue) if personen else (),
+        fields=_fields_per_response_type(grant, catalogue, answered),
         own_residents_gemeente=gegevensset.own_residents_gemeente,
         inclusief_overleden_personen=gegevensset.inclusief_overleden_personen,
         withholds_secret_persons=gegevensset.geheimhouding == "withhold",
@@ -124,9 +127,26 @@ def _query_type(grant: Grant, api: Api, name: str, cls: type) -> QueryTypeAllowa
     )
 
 
-def _fields_per_response_type(grant: Grant, catalogue: FieldsCatalogue) -> tuple[FieldsAllowance, ...]:
+@functools.cache
+def _response_type(query_type: str) -> ResponseType:
+    """The response type RvIG answers a Personen query type with, as `response_type_for` decides it.
+
+    It decides by the query's class alone, so it is asked about a query without values (a struct's
+    constructor checks nothing; this one is never sent or read).
+    """
+    cls = QUERY_TYPES[Api.PERSONEN][query_type]
+    required: dict[str, Any] = {field.name: None for field in msgspec.structs.fields(cls) if field.required}
+    specimen = cls(**required)
+    assert isinstance(specimen, PersonenQuery)
+    return response_type_for(specimen)
+
+
+def _fields_per_response_type(
+    grant: Grant, catalogue: FieldsCatalogue, answered: set[ResponseType]
+) -> tuple[FieldsAllowance, ...]:
+    """The fields per response type of `answered` (in ResponseType order); none when it is empty."""
     merged: dict[tuple[tuple[str, ...], bool], list[str]] = {}
-    for response_type in ResponseType:
+    for response_type in (rt for rt in ResponseType if rt in answered):
         merged.setdefault(_fields(grant, response_type, catalogue), []).append(response_type.value)
     return tuple(
         FieldsAllowance(tuple(types), paths, everything) for (paths, everything), types in merged.items()

@@ -1,10 +1,11 @@
 """What every portal form shares: reading a POSTed field, the service's validation problems as
 Dutch messages by field, and the error summary at the top of a page.
 
-The validator (the tenant file's `parse_tenant`, and `check_gegevensset` through it) speaks
-English to the admin API; a page shows its problems in Dutch through `dutch_reason`, one table
-for the whole portal. A reason the table does not know is shown as it comes, never dropped.
-Each page only says which of its fields (element id, label) a problem belongs to.
+The validators (the tenant file's `parse_tenant`, and `check_gegevensset` through it; the inzage's
+`parse_inzage_request`) speak to the admin API: in English, or in the BRP APIs' terse Dutch. A page
+shows their problems in plain Dutch through `dutch_reason`, one table for the whole portal. A
+reason the table does not know is shown as it comes, never dropped. Each page only says which of
+its fields (element id, label) a problem belongs to.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ __all__ = [
 # A write with an ETag that is no longer current (412), or a new object whose name was taken (428).
 CHANGED_MEANWHILE: Final = "Iemand anders heeft dit intussen gewijzigd; de pagina toont nu de nieuwe stand."
 
-# The validator's words (app.tenancy.files, app.policy.checks) in Dutch; the first match counts.
+# The validators' words (app.tenancy.files, app.policy.checks, the inzage's request) in Dutch;
+# the first match counts.
 _DUTCH: Final = (
     # rules
     (re.compile(r"must name at least one subject"), "Vul ten minste één regel in bij Wie."),
@@ -94,6 +96,10 @@ _DUTCH: Final = (
         "Verblijfplaatshistorie kan niet tot eigen inwoners worden beperkt: "
         "gebruik daarvoor een aparte gegevensset zonder die beperking.",
     ),
+    # inzage (app.admin.controllers.privacy: the BRP APIs' words, which the admin API keeps)
+    (re.compile(r"Waarde voldoet niet aan patroon \^\[0-9\]\{9\}\$\."), "Een BSN bestaat uit 9 cijfers."),
+    (re.compile(r"Waarde ligt niet na from\."), "De einddatum moet na de begindatum liggen."),
+    (re.compile(r"Invalid RFC3339 encoded date"), "Vul een geldige datum in."),
     # any named object
     (
         re.compile(r"a name is lower-case letters.*"),

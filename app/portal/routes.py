@@ -26,6 +26,8 @@ from app.portal.web import (
     PORTAL_PATH,
     FormRefused,
     LoginRequired,
+    cached_session,
+    page,
     secure_headers,
     session_of,
 )
@@ -56,6 +58,10 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(path=f"{base}/inzage", status_code=303)
 
 
+_NOT_FOUND: Final = "Deze pagina bestaat niet"
+_NOT_FOUND_DETAIL: Final = "Het adres klopt niet, of de pagina hoort niet bij uw organisatie."
+
+
 def _to_login(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
     query = "?reden=sessie" if exc.reason else ""
     return secure_headers(Redirect(path=f"{PORTAL_PATH}/inloggen{query}", status_code=303))
@@ -64,16 +70,27 @@ def _to_login(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[A
 def _error_page(
     request: Request[Any, Any, Any], status: int, title: str, detail: str | None
 ) -> Response[Any]:
-    page = Template(
-        template_name="error.html",
-        status_code=status,
-        context={"title": title, "detail": detail, "status": status, "portal": PORTAL_PATH},
-    )
-    return secure_headers(page)
+    context = {"detail": detail, "status": status}
+    session = cached_session(request)
+    if session is None:
+        answer = Template(
+            template_name="error.html",
+            status_code=status,
+            context={**context, "title": title, "portal": PORTAL_PATH},
+        )
+    else:  # the person stays logged in: the page keeps their menu and logout
+        slug = request.path_params.get("slug")
+        own = slug if isinstance(slug, str) and slug == session.actor.tenant else None
+        answer = page("error.html", session, title=title, slug=own, status_code=status, context=context)
+    return secure_headers(answer)
 
 
 def _on_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
     problem = exc.problem
+    if problem.status == 404:
+        # One answer for a page that does not exist and another tenant's page (which must not be
+        # told apart), in plain words rather than the API's.
+        return _error_page(request, 404, _NOT_FOUND, _NOT_FOUND_DETAIL)
     return _error_page(request, problem.status, problem.title, problem.detail)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "LoginRequired",
     "NavItem",
     "Portal",
+    "cached_session",
     "checked_form",
     "cookie_name",
     "expired_cookie",
@@ -152,6 +153,12 @@ def expired_cookie(request: Request[Any, Any, Any], base: str) -> Cookie:
     """A cookie that removes the named one from the browser."""
     path = f"{PORTAL_PATH}/auth" if base == LOGIN_COOKIE else PORTAL_PATH
     return Cookie(key=cookie_name(request, base), value="", path=path, max_age=0, httponly=True)
+
+
+def cached_session(request: Request[Any, Any, Any]) -> PortalSession | None:
+    """The request's session if `session_of` has found it already (an error page shows who is logged in)."""
+    cached = request.state.get(_SESSION_KEY)
+    return cached if isinstance(cached, PortalSession) else None
 
 
 async def session_of(request: Request[Any, Any, Any]) -> PortalSession:

@@ -43,8 +43,12 @@ RAADPLEEG = {
     "burgerservicenummer": [BSN],
     "fields": ["naam", "verblijfplaats"],
 }
-# Tables that are operator data by design: the list of tenant ids and slugs, nothing else.
-OPERATOR_TABLES = {"tenant_registry"}
+# Tables that are operator data by design: the list of tenant ids and slugs, nothing else; and the
+# beheerportaal's sessions and logins under way (migration 0015), which the runtime role must find
+# by the SHA-256 of the browser's cookie before it knows whose they are. They hold no tenant
+# configuration and no person data, and a row is only ever read by that hash (app/portal/sessions.py);
+# what a session may see is decided per page by the admin API's authorisation (tests/integration/portal).
+OPERATOR_TABLES = {"tenant_registry", "portal_sessions", "portal_logins"}
 FAIL_CLOSED = re.compile(r"current_setting\('app\.tenant_id'::text, true\)|current_tenant\(\)")
 
 

@@ -37,8 +37,8 @@ from app.admin.controllers.privacy import (
 from app.brp import PersonRole
 from app.brp.problems import ProblemError
 from app.correlation import correlation_id_of
-from app.portal.dutch import ZONE, dutch_date, dutch_timestamp
-from app.portal.forms import field_errors, first, summary
+from app.portal.dutch import ZONE, dutch_date, dutch_number, dutch_timestamp
+from app.portal.forms import dutch_reason, field_errors, first, summary
 from app.portal.sessions import PortalSession
 from app.portal.web import checked_form, page, portal_of, privacy_officer_session
 from app.protocol import BreakKind, InzageEntry, render
@@ -115,6 +115,7 @@ async def inzage_results(request: Request[Any, Any, Any], slug: FromPath[str]) -
         "bsn": done.asked.bsn,
         "period": period_text(done.asked),
         "rows": inzage_rows(done.entries),
+        "count": dutch_number(len(done.entries)),
     }
     return page(
         "inzage_resultaat.html", done.session, title=_TITLE, slug=slug, current="inzage", context=context
@@ -233,7 +234,10 @@ def _invalid(session: PortalSession, slug: str, form: dict[str, str], error: Pro
     """The form again with the problem's messages next to the fields (400); nobody was looked up."""
     if error.status != 400:
         raise error
-    errors = {name if name in _LABELS else "bsn": reason for name, reason in field_errors(error).items()}
+    errors = {
+        name if name in _LABELS else "bsn": dutch_reason(reason)
+        for name, reason in field_errors(error).items()
+    }
     return _form_page(session, slug, form=form, errors=errors, chain=None, status=400)
 
 
@@ -253,6 +257,7 @@ def _form_page(
         "summary": summary(errors, {name: (name, label) for name, label in _LABELS.items()}),
         "labels": _LABELS,
         "chain": chain,
+        "records": None if chain is None else dutch_number(chain.records),
         "break_text": _break_text(chain),
     }
     return page(

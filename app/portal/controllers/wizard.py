@@ -71,7 +71,7 @@ _ISSUER_FIELDS: Final = (
 _STEP_FIELDS: Final = {
     ORGANISATION: ("slug", "name", "kind", "pattern"),
     MEMBERS: ("member_code", "member_name", "member_gemeente"),
-    ISSUER: (*_ISSUER_FIELDS, "login_client_id"),
+    ISSUER: (*_ISSUER_FIELDS, "login_client_id", "login_discovery_uri"),
     AFNEMER: (
         "afnemer_id",
         "afnemer_name",
@@ -97,6 +97,7 @@ FIELD_LABELS: Final = {
     "tenant_claim": "Tenant-claim",
     "tenant_claim_value": "Waarde van de tenant-claim",
     "login_client_id": "Client id voor het beheerportaal",
+    "login_discovery_uri": "Discovery-URL voor inloggen (optioneel)",
     "afnemer_id": "AfnemerID",
     "afnemer_name": "Naam van de AfnemerID",
     "environment": "Omgeving",
@@ -137,6 +138,7 @@ class Wizard(msgspec.Struct, frozen=True, kw_only=True):
     tenant_claim: str = ""
     tenant_claim_value: str = ""
     login_client_id: str = ""
+    login_discovery_uri: str = ""
     afnemer_id: str = ""
     afnemer_name: str = ""
     environment: str = ""
@@ -262,7 +264,9 @@ def tenant_document(wizard: Wizard, secret: Mapping[str, str]) -> Document:
 
 
 def _issuer(wizard: Wizard) -> dict[str, Any]:
-    login = {"client_id": wizard.login_client_id} if wizard.login_client_id else None
+    # A discovery URL without a client id still makes a login table: the validator then asks for
+    # the client id, rather than the URL being dropped unseen.
+    login = _compact({"client_id": wizard.login_client_id, "discovery_uri": wizard.login_discovery_uri})
     return _compact(
         {
             "issuer": wizard.issuer,
@@ -271,7 +275,7 @@ def _issuer(wizard: Wizard) -> dict[str, Any]:
             "algorithms": list(wizard.algorithms),
             "tenant_claim": wizard.tenant_claim,
             "tenant_claim_value": wizard.tenant_claim_value,
-            "login": login,
+            "login": login or None,
         }
     )
 
@@ -335,7 +339,7 @@ def _issuer_field(name: str) -> str:
     if field in _ISSUER_FIELDS:
         return field
     if field == "login":
-        return "login_client_id"
+        return "login_discovery_uri" if name.endswith(".login.discovery_uri") else "login_client_id"
     if field == "jwks" or not field:  # "give exactly one of jwks_uri and jwks"
         return "jwks_uri"
     return "issuer"

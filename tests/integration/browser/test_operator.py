@@ -93,9 +93,10 @@ async def test_the_operator_onboards_a_tenant_step_by_step(visit: Tab, portal: P
     await _field(tab, "Tenant-claim").fill("tenant")
     await _field(tab, "Waarde van de tenant-claim").fill(NEW_SLUG)
     await _field(tab, "Client id voor het beheerportaal").fill("brp-beheerportaal")
-    # The wizard has no field for the login's discovery URI (`login.discovery_uri`): the portal
-    # would look for the dev IdP at its default address, not at this test's sandbox.
-    await expect(page.get_by_label(re.compile("discovery", re.IGNORECASE))).to_have_count(0)
+    # The dev IdP's issuer names the sandbox's default address, not this test's sandbox: its
+    # discovery document is elsewhere.
+    discovery = f"{portal.sandbox.base_url}/dev-idp/.well-known/openid-configuration"
+    await _field(tab, "Discovery-URL voor inloggen (optioneel)").fill(discovery)
     await tab.check("21-operator-nieuw-identiteitsprovider")
     await _next(tab)
 
@@ -120,6 +121,7 @@ async def test_the_operator_onboards_a_tenant_step_by_step(visit: Tab, portal: P
     await expect(plan).to_contain_text(NEW_SLUG)
     await expect(plan).to_contain_text(afnemer.afnemer_id)
     await expect(page.get_by_text(afnemer.client_secret.reveal())).to_have_count(0)
+    await expect(page.get_by_text(discovery, exact=True)).to_be_visible()
     await tab.check("21-operator-nieuw-controleren")
     await _field(tab, "Client secret").fill(afnemer.client_secret.reveal())
     await page.get_by_role("button", name="Aanmaken").click()
@@ -132,7 +134,13 @@ async def test_the_operator_onboards_a_tenant_step_by_step(visit: Tab, portal: P
     await expect(created.get_by_text("actief", exact=True)).to_be_visible()
     assert afnemer.client_secret.reveal() not in await page.content()
     await tab.check("22-operator-aangemaakt")
-    # Logging in as its first admin through the dev IdP is not tried: see the wizard's step 2.
+
+    # Its first admin logs in through the dev IdP, found by the discovery URL of step 2.
+    first_admin = await visit()
+    await first_admin.login(NEW_SLUG, role="brp-admin")
+    assert first_admin.page.url == portal.url(f"/t/{NEW_SLUG}")
+    await expect(first_admin.page.get_by_role("heading", level=1)).to_have_text("Overzicht van Gemeente Test")
+    await first_admin.check("25-nieuwe-organisatie-overzicht")
 
 
 async def test_the_operator_cannot_open_a_tenants_inzage(visit: Tab, portal: Portal) -> None:

@@ -3,6 +3,7 @@ saved by the admin API's own service."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from app.admin.auth import AdminRole
@@ -50,6 +51,13 @@ async def test_the_form_offers_rvigs_fields_as_groups_with_sub_fields(
     assert 'id="zoekvraag-BewoningMetPeriode"' in text
     assert 'id="parameter-postcode"' in text and 'value="inclusiefOverledenPersonen"' not in text
     assert "inOnderzoek" not in text
+    # "Inclusief overleden personen" is a checkbox like the others: in a list, its label after it.
+    assert re.search(
+        r'<ul class="checks">\s*<li><input type="checkbox" id="set-overleden"'
+        r' name="inclusief_overleden_personen"[^>]*>\s*'
+        r'<label for="set-overleden">Inclusief overleden personen',
+        text,
+    )
     script = await person.get("/static/gegevenssets.js")
     assert script.status_code == 200 and "data-field-picker" in script.text
 
@@ -163,6 +171,9 @@ async def test_the_preview_shows_what_the_set_allows_and_saves_nothing(
         "ZoekMetPostcodeEnHuisnummer" in preview.text and "parameters: huisnummer, postcode" in preview.text
     )
     assert "Ja, van gemeente 0518" in preview.text
+    # Fields only for what the allowed types answer: no "zoeken op adresseerbaar object".
+    assert "Bij raadplegen met burgerservicenummer:" in preview.text and "Bij zoeken:" in preview.text
+    assert "adresseerbaar object" not in preview.text
     assert (await tenant_api(admin, "gem-a/gegevenssets/wijkteam")).status_code == 404
     assert await audit_count(admin) == audited
 

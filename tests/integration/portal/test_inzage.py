@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -12,6 +13,8 @@ import httpx
 import pytest
 
 from app.admin.auth import AdminActor, AdminRole
+from app.admin.controllers.privacy import ChainStatus
+from app.portal.controllers import inzage
 from app.protocol import InzageEntry
 from tests.conftest import LogCapture
 from tests.integration.admin.conftest import PERSONEN, AdminBroker, bearer
@@ -191,20 +194,32 @@ async def test_no_bsn_in_any_url_location_title_or_log_line(
 # -- refusals -------------------------------------------------------------------------------------
 
 
+_NOT_A_BSN = "Een BSN bestaat uit 9 cijfers."
+
+
 @pytest.mark.parametrize(
-    ("form", "field"),
+    ("form", "field", "message"),
     [
-        ({"bsn": "12345678"}, "bsn"),
-        ({"bsn": "99999365a"}, "bsn"),
-        ({"bsn": ""}, "bsn"),
-        ({"bsn": f"{BSN}\n"}, "bsn"),
-        ({"bsn": BSN, "from": "2026-02-01", "to": "2026-01-01"}, "to"),
-        ({"bsn": BSN, "from": "gisteren"}, "from"),
+        ({"bsn": "12345678"}, "bsn", _NOT_A_BSN),
+        ({"bsn": "99999365a"}, "bsn", _NOT_A_BSN),
+        ({"bsn": ""}, "bsn", _NOT_A_BSN),
+        ({"bsn": f"{BSN}\n"}, "bsn", _NOT_A_BSN),
+        (
+            {"bsn": BSN, "from": "2026-02-01", "to": "2026-01-01"},
+            "to",
+            "De einddatum moet na de begindatum liggen.",
+        ),
+        ({"bsn": BSN, "from": "gisteren"}, "from", "Vul een geldige datum in."),
     ],
     ids=["eight-digits", "not-digits", "empty", "trailing-newline", "to-before-from", "from-not-a-date"],
 )
 async def test_an_invalid_form_is_400_with_the_message_next_to_the_field_and_no_record(
-    admin: AdminBroker, admin_database: str, portal_as: PortalAs, form: dict[str, str], field: str
+    admin: AdminBroker,
+    admin_database: str,
+    portal_as: PortalAs,
+    form: dict[str, str],
+    field: str,
+    message: str,
 ) -> None:
     officer = await _officer_client(portal_as)
     before = len(await protocol_rows(admin_database, TENANT))
@@ -215,9 +230,22 @@ async def test_an_invalid_form_is_400_with_the_message_next_to_the_field_and_no_
     assert f'<p class="field-error" id="{field}-error">' in response.text
     assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', response.text, re.DOTALL)
     assert 'role="alert"' in response.text and f'href="#{field}"' in response.text
-    if field == "bsn":  # the admin API's own rule and words
-        assert "Waarde voldoet niet aan patroon ^[0-9]{9}$." in response.text
+    # The admin API's rule, in plain Dutch for a person (the API keeps RvIG's words).
+    assert f'<p class="field-error" id="{field}-error">{message}</p>' in response.text
+    assert "patroon" not in response.text and "Waarde ligt niet na" not in response.text
+    assert "RFC3339" not in response.text
     assert len(await protocol_rows(admin_database, TENANT)) == before
+
+
+async def test_the_admin_api_keeps_the_brp_apis_words_for_a_bsn_and_a_period(admin: AdminBroker) -> None:
+    """Only the portal speaks plain Dutch: the API answers as the BRP APIs do."""
+    officer = bearer(admin.parties.privacy_officer(TENANT))
+    reasons = []
+    for body in ({"bsn": "12345678"}, {"bsn": BSN, "from": "2026-02-01", "to": "2026-01-01"}):
+        response = await admin.client.post(f"/admin/v1/tenants/{TENANT}/inzage", json=body, headers=officer)
+        assert response.status_code == 400, response.text
+        reasons += [param["reason"] for param in response.json()["invalidParams"]]
+    assert reasons == ["Waarde voldoet niet aan patroon ^[0-9]{9}$.", "Waarde ligt niet na from."]
 
 
 @pytest.mark.parametrize("path", POSTS[1:])
@@ -289,6 +317,24 @@ async def test_the_chain_of_a_fresh_tenant_is_in_order(admin: AdminBroker, porta
     assert "Controle van het protocol" in response.text
     assert '<span class="badge badge--ok">in orde</span>' in response.text
     assert "<dt>Gecontroleerde records</dt>\n    <dd>0</dd>" in response.text
+
+
+async def test_the_chains_counts_are_written_as_dutch_readers_write_them(
+    admin: AdminBroker, portal_as: PortalAs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A verify of 1234 records, as the admin API reports it (writing that many would be slow).
+    async def verified(request: Any, slug: str) -> ChainStatus:
+        return ChainStatus(
+            tenant=slug, state="ok", records=1234, head="h", head_seq=1234, head_hash="ab" * 32
+        )
+
+    monkeypatch.setattr(inzage, "tenant_chain_status", verified)
+    officer = await _officer_client(portal_as)
+
+    response = await officer.get(PAGE)
+
+    assert response.status_code == 200, response.text
+    assert "<dt>Gecontroleerde records</dt>\n    <dd>1.234</dd>" in response.text
 
 
 async def test_a_tampered_chain_is_shown_broken_with_its_first_break(

@@ -533,3 +533,81 @@ async def test_text_the_database_cannot_hold_is_refused_next_to_its_field(
 
     assert response.status_code == 400
     assert 'id="name-error">Het teken U+0000 is niet toegestaan.' in response.text
+
+
+async def test_the_login_s_discovery_url_is_carried_to_the_created_tenant_s_issuer(
+    admin: AdminBroker, portal_as: PortalAs
+) -> None:
+    operator = await portal_as(OPERATOR)
+    discovery = f"{admin.sandbox.base_url}/dev-idp/.well-known/openid-configuration"
+    start = await operator.get("/operator/nieuw")
+    issuer_step = await wizard_step(
+        operator, start, slug="wizardgem", name="Gemeente Wizard", kind="organisation", pattern="saas"
+    )
+    assert (
+        '<label for="login_discovery_uri">Discovery-URL voor inloggen (optioneel)</label>' in issuer_step.text
+    )
+    afnemer_step = await wizard_step(
+        operator, issuer_step, **issuer_fields(admin, "wizardgem", login_discovery_uri=discovery)
+    )
+    assert hidden_fields(afnemer_step.text)["login_discovery_uri"] == [discovery]
+    admin_step = await wizard_step(operator, afnemer_step, **afnemer_fields())
+    review = await wizard_step(operator, admin_step)
+    assert review.status_code == 200, review.text
+    assert f"<dt>Discovery-URL voor inloggen (optioneel)</dt><dd>{discovery}</dd>" in review.text
+    back = await operator.post(
+        "/operator/nieuw", {**hidden_fields(review.text, "operator-nieuw-wijzigen"), "naar": "3"}
+    )
+    assert step_title(back) == "Stap 2 van 5: Identiteitsprovider"
+    assert f'id="login_discovery_uri" name="login_discovery_uri" value="{discovery}"' in back.text
+
+    created = await operator.post(
+        "/operator/nieuw",
+        {
+            **hidden_fields(review.text),
+            "actie": "aanmaken",
+            "client_secret": sandbox_secret(admin, WIZARD_AFNEMER),
+        },
+    )
+
+    assert created.status_code == 303, created.text
+    state = await admin.app.state.tenancy_service.read("wizardgem")
+    login = state.spec.issuers[0].login
+    assert login is not None
+    assert (login.client_id, login.discovery_uri) == ("beheerportaal", discovery)
+
+
+async def test_a_login_discovery_url_without_https_is_refused_next_to_its_field(
+    admin: AdminBroker, portal_as: PortalAs
+) -> None:
+    operator = await portal_as(OPERATOR)
+    start = await operator.get("/operator/nieuw")
+    issuer_step = await wizard_step(
+        operator, start, slug="wizardgem", name="Gemeente Wizard", kind="organisation", pattern="saas"
+    )
+    plain = "http://idp.example/.well-known/openid-configuration"
+
+    response = await wizard_step(
+        operator, issuer_step, **issuer_fields(admin, "wizardgem", login_discovery_uri=plain)
+    )
+    without_client_id = await wizard_step(
+        operator,
+        issuer_step,
+        **issuer_fields(
+            admin, "wizardgem", login_client_id="", login_discovery_uri=plain.replace("http:", "https:")
+        ),
+    )
+
+    assert response.status_code == 400
+    assert step_title(response) == "Stap 2 van 5: Identiteitsprovider"
+    assert re.search(r'<p class="field-error" id="login_discovery_uri-error">[^<]*https://', response.text)
+    field = re.search(r'<input type="text" id="login_discovery_uri"[^>]*>', response.text)
+    assert field is not None
+    assert 'aria-invalid="true"' in field.group(0) and "login_discovery_uri-error" in field.group(0)
+    assert 'href="#login_discovery_uri"' in response.text
+    assert f'value="{plain}"' in response.text
+    assert 'id="login_client_id-error"' not in response.text
+    # A discovery URL is of no use without the portal's client id: the validator asks for it.
+    assert without_client_id.status_code == 400
+    assert 'id="login_client_id-error"' in without_client_id.text
+    assert "wizardgem" not in await admin.app.state.tenancy_service.slugs()

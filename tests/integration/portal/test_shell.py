@@ -80,3 +80,16 @@ async def test_a_suspended_tenant_s_sessions_end(admin: AdminBroker, portal_as: 
     assert response.status_code == 200, response.text
     await admin.until(lambda snapshot: not snapshot.tenants["opgeschort"].active)
     assert (await person.get("/")).headers["location"] == f"{BEHEER}/inloggen?reden=sessie"
+
+
+async def test_another_tenant_s_page_is_the_plain_not_found_page_with_the_menu(
+    admin: AdminBroker, portal_as: PortalAs
+) -> None:
+    await admin.onboard("ander", "000002")
+    person = await portal_as(actor("bestand", AdminRole.TENANT_ADMIN))
+    other = await person.get("/t/ander/toegang")
+    missing = await person.get("/t/bestaat-niet/toegang")
+    assert other.status_code == missing.status_code == 404
+    assert "Deze pagina bestaat niet" in other.text
+    assert other.text.replace("ander", "bestaat-niet") == missing.text  # the same page for both
+    assert "Uitloggen" in other.text  # still logged in: the menu and logout stay

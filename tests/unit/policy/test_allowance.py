@@ -33,7 +33,8 @@ def test_a_narrow_set_allows_one_type_its_parameter_and_its_group() -> None:
     ]
     (fields,) = allowance.fields
     assert fields.paths == ("naam",) and not fields.everything
-    assert set(fields.response_types) == {"Persoon", "PersoonBeperkt", "GezagPersoonBeperkt"}
+    # Only the response type of the one type it allows: raadplegen answers Persoon.
+    assert fields.response_types == ("Persoon",)
     # What the description says is what the engine decides.
     DoelbindingPolicy([NAAM]).authorise(
         RaadpleegMetBurgerservicenummer(burgerservicenummer=("999993653",), fields=("naam",))
@@ -51,6 +52,35 @@ def test_restrictions_are_stated_per_set_and_sets_do_not_mix() -> None:
     assert zoek.parameters == ("huisnummer", "postcode") and zoek.deceased
     assert {path for entry in wijk.fields for path in entry.paths} == {"naam", "geboorte"}
     assert {path for entry in naam.fields for path in entry.paths} == {"naam"}
+    assert [entry.response_types for entry in wijk.fields] == [("PersoonBeperkt",)]
+
+
+def test_fields_are_listed_for_the_response_types_of_the_allowed_query_types_only() -> None:
+    (set_,) = describe(
+        [
+            Gegevensset(
+                name="bsn-en-object",
+                query_types=("RaadpleegMetBurgerservicenummer", "ZoekMetAdresseerbaarObjectIdentificatie"),
+                fields=("naam",),
+            )
+        ]
+    ).sets
+    (fields,) = set_.fields
+    assert fields.response_types == ("Persoon", "GezagPersoonBeperkt") and fields.paths == ("naam",)
+    # A set of Bewoning and one Personen search: fields only for that search's answers.
+    (mixed,) = describe(
+        [
+            Gegevensset(
+                name="gemengd",
+                apis=("personen", "bewoning"),
+                query_types=("ZoekMetGeslachtsnaamEnGeboortedatum", "BewoningMetPeildatum"),
+                fields=("geboorte",),
+            )
+        ]
+    ).sets
+    assert [(entry.response_types, entry.paths) for entry in mixed.fields] == [
+        (("PersoonBeperkt",), ("geboorte",))
+    ]
 
 
 def test_wildcards_mean_everything() -> None:
