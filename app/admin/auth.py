@@ -39,6 +39,7 @@ from typing import Any, Final
 
 import msgspec
 import structlog
+from joserfc.jws import extract_compact
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
@@ -67,16 +68,19 @@ __all__ = [
     "AdminActor",
     "AdminAuthenticator",
     "AdminRole",
+    "Identified",
     "RoleNames",
     "actor_of",
     "actor_of_request",
     "build_authenticator",
+    "operator_actor",
     "operator_issuer_config",
     "operator_of_path",
     "operator_only",
     "privacy_officer_of_path",
     "require_tenant_role",
     "tenant_admin_of_path",
+    "token_issuer",
 ]
 
 _log = structlog.get_logger("app.admin")
@@ -122,6 +126,21 @@ class AdminActor(msgspec.Struct, frozen=True):
             if role in self.roles:
                 return role.value
         return "none"
+
+
+class Identified(msgspec.Struct, frozen=True):
+    """What a valid token proves: the actor, the principal it came from, and the token's issuer."""
+
+    actor: AdminActor
+    principal: Principal
+    issuer: str
+
+
+def token_issuer(token: str) -> str:
+    """The `iss` of a token that has already been validated (read, not checked again)."""
+    claims = msgspec.json.decode(extract_compact(token.encode()).payload)
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else ""
 
 
 class RoleNames(msgspec.Struct, frozen=True):
@@ -174,11 +193,16 @@ class AdminAuthenticator:
 
     async def authenticate(self, token: str) -> AdminActor:
         """The actor the token proves, or `ProblemError` 401."""
+        return (await self.identify(token)).actor
+
+    async def identify(self, token: str) -> Identified:
+        """The actor the token proves with what it was proven from (issuer, roles), or 401."""
         try:
             operator = await self._operator_principal(token)
             if operator is not None:
-                return _operator_actor(operator)
-            return self._tenant_actor(await self._tenants.validate(token))
+                return Identified(operator_actor(operator), operator, token_issuer(token))
+            principal = await self._tenants.validate(token)
+            return Identified(self.tenant_actor(principal), principal, token_issuer(token))
         except TokenRefused as refused:
             _log.info(
                 "admin_bearer_refused",
@@ -199,7 +223,8 @@ class AdminAuthenticator:
                 return None  # not the operator's provider: perhaps a tenant's
             raise
 
-    def _tenant_actor(self, principal: Principal) -> AdminActor:
+    def tenant_actor(self, principal: Principal) -> AdminActor:
+        """A tenant's person as an actor: their roles compared with the tenant's current role names."""
         names = self._role_names(principal.tenant) or RoleNames()
         roles: set[AdminRole] = set()
         if any(role in names.admin for role in principal.roles):
@@ -209,7 +234,8 @@ class AdminAuthenticator:
         return AdminActor(subject=principal.subject, roles=frozenset(roles), tenant=principal.tenant)
 
 
-def _operator_actor(principal: Principal) -> AdminActor:
+def operator_actor(principal: Principal) -> AdminActor:
+    """A principal of the operator's provider as an actor: the operator only with the operator role."""
     # A token of the operator's provider without the operator role proves nobody here.
     roles = frozenset({AdminRole.OPERATOR}) if OPERATOR_ROLE in principal.roles else frozenset()
     return AdminActor(subject=principal.subject, roles=roles, tenant=None)

@@ -29,6 +29,7 @@ from app.audit.log import (
     AuditPage,
     AuditQueryError,
     append_change,
+    moment_in_range,
     read_audit,
 )
 from app.audit.service import AuditService, AuditUnavailable, UnknownAuditTenant
@@ -63,6 +64,7 @@ __all__ = [
     "audit_document",
     "fingerprint_secret",
     "format_audit_report",
+    "moment_in_range",
     "read_audit",
     "redact_secrets",
     "verify_audit",

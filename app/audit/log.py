@@ -34,6 +34,7 @@ __all__ = [
     "AuditQueryError",
     "Connection",
     "append_change",
+    "moment_in_range",
     "read_audit",
 ]
 
@@ -250,11 +251,40 @@ def _encode_cursor(record: AuditRecord) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+# The moments a read may name: wide enough for any audit entry, narrow enough that PostgreSQL and
+# Python's date arithmetic (time zones, a day more or less) can hold every one of them.
+EARLIEST: Final = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST: Final = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+_SEQ_LIMIT: Final = 2**63  # PostgreSQL's bigint
+
+
+def moment_in_range(moment: dt.datetime) -> bool:
+    """Whether a read may name `moment` (aware): from 1900 up to the year 9999."""
+    try:
+        return EARLIEST <= moment.astimezone(dt.UTC) < LATEST
+    except OverflowError:  # an offset that pushes it past year 1 or 9999
+        return False
+
+
 def _decode_cursor(cursor: str | None) -> _Cursor | None:
     if cursor is None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=_Cursor)
+        decoded = msgspec.json.decode(raw, type=_Cursor)
     except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise AuditQueryError("cursor is not one this API handed out") from None
+        decoded = None
+    if decoded is None or not _plausible(decoded):
+        raise AuditQueryError("cursor is not one this API handed out")
+    return decoded
+
+
+def _plausible(cursor: _Cursor) -> bool:
+    """Whether a cursor could be one this API handed out (a hand-made one must not reach SQL)."""
+    return (
+        cursor.recorded_at.tzinfo is not None
+        and moment_in_range(cursor.recorded_at)
+        and 0 <= cursor.seq < _SEQ_LIMIT
+        and 0 < len(cursor.tenant) <= 63
+        and "\x00" not in cursor.tenant
+    )

@@ -35,7 +35,7 @@ class PortalLogin(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     """How the beheerportaal signs this issuer's users in: OpenID Connect authorization code + PKCE.
 
     The portal is a public client (PKCE, no client secret): `client_id` is its registration at
-    the identity provider, with `<portal>/beheer/auth/callback` as redirect URI. The endpoints come
+    the identity provider, with `<portal>/beheer/auth/callback/t/<slug>` as redirect URI. The endpoints come
     from the provider's discovery document (`<issuer>/.well-known/openid-configuration` unless
     `discovery_uri` names another place).
     """

@@ -6,10 +6,15 @@ The validators (the tenant file's `parse_tenant`, and `check_gegevensset` throug
 shows their problems in plain Dutch through `dutch_reason`, one table for the whole portal. A
 reason the table does not know is shown as it comes, never dropped. Each page only says which of
 its fields (element id, label) a problem belongs to.
+
+It also reads what forms send the same way everywhere: a day (`form_day`, `day_out_of_range`),
+whose only failure is a Dutch message for the field, and a small whole number (`small_number`),
+None when it is none — never an exception a page would turn into a 500.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from typing import Final
@@ -20,17 +25,35 @@ from app.brp.problems import ProblemError
 
 __all__ = [
     "CHANGED_MEANWHILE",
+    "EARLIEST_DAY",
+    "LATEST_DAY",
     "Choice",
     "Problem",
     "add_message",
+    "day_out_of_range",
     "dutch_reason",
     "field_errors",
     "first",
+    "form_day",
+    "small_number",
     "summary",
 ]
 
 # A write with an ETag that is no longer current (412), or a new object whose name was taken (428).
 CHANGED_MEANWHILE: Final = "Iemand anders heeft dit intussen gewijzigd; de pagina toont nu de nieuwe stand."
+
+# The days a form takes. Nothing the broker records or is asked about lies outside them (the
+# protocol and the audit start with the broker), and a person typing an early year to mean "from
+# the start" still can. The margins keep every use of a day inside what `datetime` (years
+# 1..9999) and PostgreSQL hold: midnight in Europe/Amsterdam (in year 1 still local mean time,
+# +00:19:32, so before year 1 in UTC), the day after (the audit's `tot` includes its day), the day
+# before (the inzage's last day shown).
+EARLIEST_DAY: Final = dt.date(1900, 1, 1)
+LATEST_DAY: Final = dt.date(9998, 12, 31)
+_NOT_A_DAY: Final = "Vul een datum in als jjjj-mm-dd, bijvoorbeeld 2026-01-31."
+_OUT_OF_RANGE_DAY: Final = "Vul een datum in tussen 1 januari 1900 en 31 december 9998."
+# A step or row number: ASCII digits only (`str.isdigit` is also true for '²', which `int` refuses).
+_SMALL_NUMBER: Final = re.compile(r"[0-9]{1,3}")
 
 # The validators' words (app.tenancy.files, app.policy.checks, the inzage's request) in Dutch;
 # the first match counts.
@@ -129,6 +152,28 @@ def first(form: Mapping[str, Sequence[str]], key: str, *, strip: bool = False) -
     values = form.get(key) or ()
     value = values[0] if values else ""
     return value.strip() if strip else value
+
+
+def form_day(text: str) -> dt.date:
+    """A typed day (jjjj-mm-dd) that every page can use; `ValueError` with the Dutch message else."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(_NOT_A_DAY) from None
+    problem = day_out_of_range(day)
+    if problem is not None:
+        raise ValueError(problem)
+    return day
+
+
+def day_out_of_range(day: dt.date) -> str | None:
+    """The Dutch message for a day outside `EARLIEST_DAY`..`LATEST_DAY` (None: inside)."""
+    return None if EARLIEST_DAY <= day <= LATEST_DAY else _OUT_OF_RANGE_DAY
+
+
+def small_number(text: str) -> int | None:
+    """A step's or row's number as sent (0..999), None when `text` is anything else."""
+    return int(text) if _SMALL_NUMBER.fullmatch(text) else None
 
 
 def field_errors(error: ProblemError, prefix: str = "") -> dict[str, str]:

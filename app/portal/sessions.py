@@ -5,9 +5,10 @@ or a tenant's suspension ends it everywhere at once. The browser holds a random 
 cookie); the database holds only its SHA-256, so a database reader cannot take over a session.
 Times are the database's own (`now()`), so replicas with skewed clocks agree on expiry.
 
-A session remembers who logged in (`AdminActor`: tenant, subject, admin roles as proven by the
-token at login) and the form token each of its POSTs must carry (CSRF). No identity provider's
-token is kept.
+A session remembers who logged in (`Person`: tenant, subject, the issuer that proved it and the
+roles its token carried) and the form token each of its POSTs must carry (CSRF). No identity
+provider's token is kept. What the person may do is judged anew on every request
+(`app.portal.web.session_of`), from the tenant's configuration as it is then.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Final
 import asyncpg
 import msgspec
 
-from app.admin.auth import AdminActor, AdminRole
+from app.admin.auth import AdminActor
 
-__all__ = ["PendingLogin", "PortalSession", "SessionStore"]
+__all__ = ["PendingLogin", "Person", "PortalSession", "SessionStore", "StoredSession", "new_cookie_value"]
 
 # How long a login may take at the identity provider (the user may have to type a password).
 LOGIN_MINUTES: Final = 10
@@ -33,14 +34,15 @@ VALUES ($1, $2, $3, $4, $5, now() + make_interval(mins => $6))
 """
 _OPEN_SESSION: Final = """
 INSERT INTO broker.portal_sessions
-    (id_hash, tenant, subject, roles, csrf_token, created_at, seen_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, now(), now(), now() + make_interval(mins => $6))
+    (id_hash, tenant, subject, issuer, idp_roles, csrf_token, created_at, seen_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, now(), now(), now() + make_interval(mins => $7))
+RETURNING expires_at
 """
 # One statement finds a live session and marks it used: idle and absolute expiry both apply.
 _FIND_SESSION: Final = """
 UPDATE broker.portal_sessions SET seen_at = now()
 WHERE id_hash = $1 AND expires_at > now() AND seen_at > now() - make_interval(mins => $2)
-RETURNING tenant, subject, roles, csrf_token, expires_at
+RETURNING tenant, subject, issuer, idp_roles, csrf_token, expires_at
 """
 _PURGE: Final = """
 WITH sessions AS (
@@ -51,8 +53,25 @@ DELETE FROM broker.portal_logins WHERE expires_at <= now()
 """
 
 
+class Person(msgspec.Struct, frozen=True, kw_only=True):
+    """Who logged in, as their token proved it; kept so that each request can judge them anew."""
+
+    tenant: str | None  # None: the operator
+    subject: str
+    issuer: str
+    idp_roles: tuple[str, ...]
+
+
+class StoredSession(msgspec.Struct, frozen=True, kw_only=True):
+    """A live session as stored: the person, the token its forms carry, when it ends."""
+
+    person: Person
+    csrf_token: str
+    expires_at: dt.datetime
+
+
 class PortalSession(msgspec.Struct, frozen=True, kw_only=True):
-    """A live session: who it is, and the token its forms carry."""
+    """A live session as a request sees it: what the person may do now, and the form token."""
 
     actor: AdminActor
     csrf_token: str
@@ -116,31 +135,34 @@ class SessionStore:
             state=row["state"], code_verifier=row["code_verifier"], tenant=row["tenant"], issuer=row["issuer"]
         )
 
-    async def open(self, actor: AdminActor) -> tuple[str, PortalSession]:
-        """A new session for `actor`: the cookie value, and the session."""
+    async def open(self, person: Person) -> tuple[str, StoredSession]:
+        """A new session for `person`: the cookie value, and the session."""
         cookie = new_cookie_value()
         csrf = secrets.token_urlsafe(32)
-        roles = sorted(role.value for role in actor.roles)
-        async with self._pool.acquire() as connection:
-            await connection.execute(
-                _OPEN_SESSION, _digest(cookie), actor.tenant, actor.subject, roles, csrf, self._maximum
-            )
-            expires = await connection.fetchval(
-                "SELECT expires_at FROM broker.portal_sessions WHERE id_hash = $1", _digest(cookie)
-            )
-        return cookie, PortalSession(actor=actor, csrf_token=csrf, expires_at=expires)
+        expires = await self._pool.fetchval(
+            _OPEN_SESSION,
+            _digest(cookie),
+            person.tenant,
+            person.subject,
+            person.issuer,
+            list(person.idp_roles),
+            csrf,
+            self._maximum,
+        )
+        return cookie, StoredSession(person=person, csrf_token=csrf, expires_at=expires)
 
-    async def find(self, cookie: str) -> PortalSession | None:
+    async def find(self, cookie: str) -> StoredSession | None:
         """The live session of a cookie value (and it is marked as used), or None."""
         row = await self._pool.fetchrow(_FIND_SESSION, _digest(cookie), self._idle)
         if row is None:
             return None
-        actor = AdminActor(
-            subject=row["subject"],
-            roles=frozenset(AdminRole(role) for role in row["roles"] if role in _ROLE_VALUES),
+        person = Person(
             tenant=row["tenant"],
+            subject=row["subject"],
+            issuer=row["issuer"],
+            idp_roles=tuple(row["idp_roles"]),
         )
-        return PortalSession(actor=actor, csrf_token=row["csrf_token"], expires_at=row["expires_at"])
+        return StoredSession(person=person, csrf_token=row["csrf_token"], expires_at=row["expires_at"])
 
     async def close(self, cookie: str) -> None:
         """End the session of a cookie value (logout)."""
@@ -150,6 +172,3 @@ class SessionStore:
         """End every session of a tenant's people (its suspension or removal); how many ended."""
         result = await self._pool.execute("DELETE FROM broker.portal_sessions WHERE tenant = $1", slug)
         return int(result.rsplit(" ", 1)[-1])
-
-
-_ROLE_VALUES: Final = frozenset(role.value for role in AdminRole)

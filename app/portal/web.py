@@ -21,10 +21,18 @@ from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
-from app.admin.auth import AdminActor, AdminAuthenticator, AdminRole, require_tenant_role
+from app.admin.auth import (
+    OPERATOR_TENANT,
+    AdminActor,
+    AdminAuthenticator,
+    AdminRole,
+    operator_actor,
+    require_tenant_role,
+)
 from app.brp.problems import forbidden
+from app.identity import Principal
 from app.portal.login import OidcLogin
-from app.portal.sessions import PortalSession, SessionStore
+from app.portal.sessions import Person, PortalSession, SessionStore
 from app.settings import Settings
 from app.tenancy import TenantDirectory
 
@@ -41,6 +49,7 @@ __all__ = [
     "cached_session",
     "checked_form",
     "cookie_name",
+    "current_actor",
     "expired_cookie",
     "is_tls",
     "navigation",
@@ -150,9 +159,33 @@ def session_cookie(request: Request[Any, Any, Any], value: str, *, base: str = S
 
 
 def expired_cookie(request: Request[Any, Any, Any], base: str) -> Cookie:
-    """A cookie that removes the named one from the browser."""
-    path = f"{PORTAL_PATH}/auth" if base == LOGIN_COOKIE else PORTAL_PATH
-    return Cookie(key=cookie_name(request, base), value="", path=path, max_age=0, httponly=True)
+    """A cookie that removes the named one from the browser (with the attributes it was set with:
+    a browser ignores the removal of a `__Secure-` cookie that is not itself `Secure`)."""
+    removal = session_cookie(request, "", base=base)
+    removal.max_age = 0
+    return removal
+
+
+def current_actor(portal: Portal, person: Person) -> AdminActor | None:
+    """What `person` may do now, by the configuration as it is now (None: nothing any more).
+
+    The operator: while `person.issuer` is still the operator's identity provider. A tenant's
+    person: while the tenant is active and still trusts the issuer, with the roles its current
+    admin role names give the roles the token carried at login (as `AdminAuthenticator` would).
+    """
+    if person.tenant is None:
+        if portal.settings.operator_issuer != person.issuer:
+            return None
+        return operator_actor(
+            Principal(tenant=OPERATOR_TENANT, subject=person.subject, roles=person.idp_roles)
+        )
+    tenant = portal.directory.snapshot.tenants.get(person.tenant)
+    if tenant is None or not tenant.active:
+        return None
+    if not any(issuer.issuer == person.issuer for issuer in tenant.spec.issuers):
+        return None
+    principal = Principal(tenant=person.tenant, subject=person.subject, roles=person.idp_roles)
+    return portal.authenticator.tenant_actor(principal)
 
 
 def cached_session(request: Request[Any, Any, Any]) -> PortalSession | None:
@@ -164,23 +197,23 @@ def cached_session(request: Request[Any, Any, Any]) -> PortalSession | None:
 async def session_of(request: Request[Any, Any, Any]) -> PortalSession:
     """The request's live session (cached per request), or `LoginRequired`.
 
-    A tenant's session ends when its tenant is suspended or gone: the session row is removed, so
-    a later resume does not revive it.
+    The person is judged anew on every request (`current_actor`): a tenant suspended or gone, an
+    issuer the tenant no longer trusts, or roles its admin role names no longer grant end the
+    session there and then.
     """
     cached = request.state.get(_SESSION_KEY)
     if isinstance(cached, PortalSession):
         return cached
     portal = portal_of(request)
     value = request.cookies.get(cookie_name(request, SESSION_COOKIE))
-    session = await portal.sessions.find(value) if value else None
-    if session is None:
+    stored = await portal.sessions.find(value) if value else None
+    if value is None or stored is None:
         raise LoginRequired("Uw sessie is verlopen of beëindigd. Log opnieuw in." if value else None)
-    slug = session.actor.tenant
-    if slug is not None:
-        tenant = portal.directory.snapshot.tenants.get(slug)
-        if tenant is None or not tenant.active:
-            await portal.sessions.close_tenant(slug)
-            raise LoginRequired("Uw organisatie is opgeschort of bestaat niet meer.")
+    actor = current_actor(portal, stored.person)
+    if actor is None or not actor.roles:
+        await portal.sessions.close(value)
+        raise LoginRequired("U heeft hier geen toegang meer. Log opnieuw in.")
+    session = PortalSession(actor=actor, csrf_token=stored.csrf_token, expires_at=stored.expires_at)
     request.state[_SESSION_KEY] = session
     return session
 

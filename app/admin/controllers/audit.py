@@ -31,6 +31,7 @@ from app.audit import (
     AuditService,
     AuditUnavailable,
     UnknownAuditTenant,
+    moment_in_range,
 )
 from app.brp.problems import InvalidParam, ProblemError, bad_request, not_found, service_unavailable
 
@@ -147,6 +148,9 @@ def _moment(name: str, text: str | None, problems: list[InvalidParam]) -> dt.dat
         moment = None
     if moment is None or moment.tzinfo is None:
         problems.append(InvalidParam(code="date", name=name, reason=f"{_TIME}."))
+        return None
+    if not moment_in_range(moment):
+        problems.append(InvalidParam(code="date", name=name, reason="Waarde ligt niet tussen 1900 en 9999."))
         return None
     return moment
 

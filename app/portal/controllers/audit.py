@@ -6,6 +6,7 @@ is a GET form (dates, person, resource): its values are employee identifiers and
 names, never a citizen's data, so they may be in the address.
 
 - Dates are days in Europe/Amsterdam: `van` from 00:00 that day, `tot` up to and including that day.
+  Only the days `app.portal.forms.form_day` takes (1900..9998): other years are a 400 at the field.
 - The resource is the service's exact filter.
 - The person is "the actor's label contains" (case-insensitive), which the service cannot filter:
   this module reads the service's pages and keeps the matching entries, up to a page of
@@ -32,7 +33,7 @@ from litestar.response import Template
 from app.audit import AuditFilter, AuditQueryError, AuditRecord, AuditService, UnknownAuditTenant
 from app.brp.problems import InvalidParam, bad_request, not_found, service_unavailable
 from app.portal.dutch import ZONE, dutch_moment
-from app.portal.forms import summary
+from app.portal.forms import form_day, summary
 from app.portal.sessions import PortalSession
 from app.portal.web import PORTAL_PATH, page, tenant_admin_session
 
@@ -166,13 +167,6 @@ def _query(request: Request[Any, Any, Any]) -> AuditQuery:
     )
 
 
-def _day(text: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def _start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=ZONE)
 
@@ -181,18 +175,15 @@ def _filter(query: AuditQuery) -> tuple[AuditFilter, dict[str, str]]:
     """The service's filter, and messages by field id for what cannot be one."""
     errors: dict[str, str] = {}
     since = until = None
-    if query.van:
-        first = _day(query.van)
-        if first is None:
-            errors["van"] = "Vul een datum in als jjjj-mm-dd, bijvoorbeeld 2026-01-31."
-        else:
-            since = _start_of(first)
-    if query.tot:
-        last = _day(query.tot)
-        if last is None:
-            errors["tot"] = "Vul een datum in als jjjj-mm-dd, bijvoorbeeld 2026-01-31."
-        else:
-            until = _start_of(last + dt.timedelta(days=1))
+    try:
+        since = _start_of(form_day(query.van)) if query.van else None
+    except ValueError as problem:
+        errors["van"] = str(problem)
+    try:
+        # `form_day` keeps the day after inside `datetime`'s years.
+        until = _start_of(form_day(query.tot) + dt.timedelta(days=1)) if query.tot else None
+    except ValueError as problem:
+        errors["tot"] = str(problem)
     if since is not None and until is not None and until <= since:
         errors["tot"] = "Deze datum ligt vóór de datum bij 'Vanaf'."
     if query.onderdeel and query.onderdeel not in RESOURCES:

@@ -11,9 +11,10 @@ processing, done by its own officer), exactly as the admin API's `POST .../inzag
 
 The BSN travels only in POST bodies (the results page carries it in hidden fields of its download
 forms): never in a URL, a redirect, a page title or a log line. The form is parsed by the admin
-API's own `parse_inzage_request` (same rule, same messages) and the entries come from
-`protocolled_inzage`, which commits this inzage's own protocol record before they may be shown;
-a record that cannot be committed is the router's 503 page and nothing is shown.
+API's own `parse_inzage_request` (same rule, same messages), and its period's days must also be
+days the portal's forms take (`app.portal.forms.day_out_of_range`; the API takes any date). The
+entries come from `protocolled_inzage`, which commits this inzage's own protocol record before
+they may be shown; a record that cannot be committed is the router's 503 page and nothing is shown.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from app.brp import PersonRole
 from app.brp.problems import ProblemError
 from app.correlation import correlation_id_of
 from app.portal.dutch import ZONE, dutch_date, dutch_number, dutch_timestamp
-from app.portal.forms import dutch_reason, field_errors, first, summary
+from app.portal.forms import day_out_of_range, dutch_reason, field_errors, first, summary
 from app.portal.sessions import PortalSession
 from app.portal.web import checked_form, page, portal_of, privacy_officer_session
 from app.protocol import BreakKind, InzageEntry, render
@@ -192,6 +193,9 @@ async def _inzage(request: Request[Any, Any, Any], slug: str) -> _Inzage | Templ
         asked = parse_inzage_request(_body(form))
     except ProblemError as error:
         return _invalid(session, slug, form, error)
+    far = _days_out_of_range(asked)
+    if far:  # before anything is protocolled: a refused form looked nobody up
+        return _form_page(session, slug, form=form, errors=far, chain=None, status=400)
     entries = await _protocolled_entries(request, session, slug, asked)
     return _Inzage(session=session, form=form, asked=asked, entries=entries)
 
@@ -216,6 +220,13 @@ async def _protocolled_entries(
             from_=utc_midnight(asked.from_),
             to=utc_midnight(asked.to),
         )
+
+
+def _days_out_of_range(asked: InzageRequest) -> dict[str, str]:
+    """Messages for a period day the portal does not take (its pages show the day before `to`)."""
+    days = {"from": asked.from_, "to": asked.to}
+    problems = {name: day_out_of_range(day) for name, day in days.items() if day is not None}
+    return {name: problem for name, problem in problems.items() if problem is not None}
 
 
 def _values(form: dict[str, list[str]]) -> dict[str, str]:

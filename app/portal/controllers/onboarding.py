@@ -51,7 +51,7 @@ from app.portal.controllers.wizard import (
     tenant_document,
     wizard_of,
 )
-from app.portal.forms import Problem, first, summary
+from app.portal.forms import Problem, first, small_number, summary
 from app.portal.sessions import PortalSession
 from app.portal.web import checked_form, operator_session, page, redirect
 
@@ -92,15 +92,15 @@ async def onboarding_step(request: Request[Any, Any, Any]) -> Template | Redirec
     """One step of the wizard: back, one more member row, go to a step, next, or create."""
     session = await operator_session(request)
     form = await checked_form(request, session)
-    sent = first(form, "stap", strip=True)
-    step = int(sent) if sent.isdigit() else ORGANISATION
+    sent = small_number(first(form, "stap", strip=True))
+    step = ORGANISATION if sent is None else sent
     wizard = wizard_of(form, step)
     steps = wizard.steps()
     step = step if step in steps else ORGANISATION
     action = first(form, "actie", strip=True)
-    target = first(form, "naar", strip=True)
-    if target.isdigit() and int(target) in steps:
-        return _step_page(request, session, wizard, int(target))
+    target = small_number(first(form, "naar", strip=True))
+    if target is not None and target in steps:
+        return _step_page(request, session, wizard, target)
     if action == "terug":
         return _step_page(request, session, wizard, steps[max(steps.index(step) - 1, 0)])
     if action == "extra_lid" and step == MEMBERS:

@@ -17,7 +17,7 @@ import msgspec
 
 from app.admin.text import refuse_nul
 from app.brp.problems import ProblemError
-from app.portal.forms import add_message, first
+from app.portal.forms import add_message, first, small_number
 from app.tenancy.models import DEFAULT_ADMIN_ROLES, DEFAULT_PRIVACY_OFFICER_ROLES
 from app.tenancy.service import Document
 
@@ -164,7 +164,8 @@ class Wizard(msgspec.Struct, frozen=True, kw_only=True):
 
 def wizard_of(form: Mapping[str, list[str]], step: int) -> Wizard:
     """The wizard's data from a POSTed step (its own fields and the carried ones)."""
-    seen = frozenset(int(s) for s in first(form, "gezien", strip=True).split() if s.isdigit()) | {step}
+    sent = (small_number(s) for s in first(form, "gezien", strip=True).split())
+    seen = frozenset(number for number in sent if number is not None) | {step}
     scalars = {
         name: first(form, name, strip=True)
         for fields in _STEP_FIELDS.values()
@@ -409,6 +410,7 @@ def field_label(field: str) -> str:
     if field in FIELD_LABELS:
         return FIELD_LABELS[field]
     parts = field.split("-")
-    if len(parts) == 3 and parts[0] == "member" and parts[1].isdigit():
-        return f"Lid {int(parts[1]) + 1}: {_MEMBER_PARTS.get(parts[2], parts[2])}"
+    index = small_number(parts[1]) if len(parts) == 3 and parts[0] == "member" else None
+    if index is not None:
+        return f"Lid {index + 1}: {_MEMBER_PARTS.get(parts[2], parts[2])}"
     return field

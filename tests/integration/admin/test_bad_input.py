@@ -77,6 +77,26 @@ async def test_a_bsn_with_a_trailing_newline_is_refused_naming_bsn(admin: AdminB
 
 
 @pytest.mark.parametrize(
+    "period",
+    [{"from": "0001-01-01"}, {"to": "0001-01-01"}, {"from": "9999-12-31"}, {"to": "9999-12-31"}],
+    ids=["from-year-1", "to-year-1", "from-year-9999", "to-year-9999"],
+)
+async def test_an_inzage_over_the_first_or_last_day_a_date_holds_is_answered(
+    admin: AdminBroker, period: dict[str, str]
+) -> None:
+    """The portal's Inzage page broke on these days (it shows the day before `to`); the API reads
+    them as UTC midnights, with nothing to overflow, and answers (a guard that it stays so)."""
+    await admin.onboard("gem-a", "000004")
+    response = await admin.client.post(
+        f"{ADMIN}/tenants/gem-a/inzage",
+        json={"bsn": "999993653", **period},
+        headers=bearer(admin.parties.privacy_officer("gem-a")),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+
+
+@pytest.mark.parametrize(
     "extra_key",
     [
         {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "d": "c2VjcmV0LWQ"},

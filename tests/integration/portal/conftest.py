@@ -15,7 +15,9 @@ import pytest
 
 from app.admin.auth import AdminActor, AdminRole
 from app.audit import read_audit
+from app.portal.sessions import Person
 from app.portal.web import CSRF_FIELD, SESSION_COOKIE
+from app.sandbox.idp import DEV_IDP_ISSUER, DEV_IDP_OPERATOR_ISSUER
 from tests.integration.admin import conftest as admin_fixtures
 from tests.integration.admin.conftest import AdminBroker
 
@@ -85,13 +87,31 @@ async def audit_count(admin: AdminBroker, slug: str = "gem-a") -> int:
     return len((await read_audit(admin.app.state.resources.pool, slug, limit=500)).entries)
 
 
+# The roles a token of the dev IdP carries for each admin role (the tenants' default role names).
+_IDP_ROLES = {
+    AdminRole.OPERATOR: "operator",
+    AdminRole.TENANT_ADMIN: "brp-admin",
+    AdminRole.PRIVACY_OFFICER: "privacy-officer",
+}
+
+
+def person_of(someone: AdminActor) -> Person:
+    """The person a login through the dev IdP would store for `someone` (issuer and token roles)."""
+    return Person(
+        tenant=someone.tenant,
+        subject=someone.subject,
+        issuer=DEV_IDP_OPERATOR_ISSUER if someone.tenant is None else DEV_IDP_ISSUER,
+        idp_roles=tuple(sorted(_IDP_ROLES[role] for role in someone.roles)),
+    )
+
+
 @pytest.fixture
 async def portal_as(admin: AdminBroker) -> AsyncIterator[PortalAs]:
     """`await portal_as(actor)`: a client logged in to the portal as `actor`."""
     clients: list[httpx.AsyncClient] = []
 
-    async def login(person: AdminActor) -> PortalClient:
-        value, session = await admin.app.state.portal.sessions.open(person)
+    async def login(someone: AdminActor) -> PortalClient:
+        value, session = await admin.app.state.portal.sessions.open(person_of(someone))
         client = httpx.AsyncClient(
             base_url=str(admin.client.base_url), timeout=30, cookies={SESSION_COOKIE: value}
         )

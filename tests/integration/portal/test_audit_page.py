@@ -186,3 +186,38 @@ async def test_a_privacy_officer_without_the_admin_role_is_refused(
     await admin.onboard("gem-a", "000002")
     officer = await portal_as(actor("gem-a", AdminRole.PRIVACY_OFFICER, subject="P1"))
     assert (await officer.get(AUDIT)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"van": "0001-01-01"}, "van"),  # midnight in Amsterdam then is before year 1 in UTC
+        ({"van": "1899-12-31"}, "van"),
+        ({"tot": "9999-12-31"}, "tot"),  # the day after does not exist
+        ({"tot": "9999-01-01"}, "tot"),
+        ({"van": "0001-01-01", "tot": "9999-12-31"}, "van"),
+    ],
+    ids=["year-1", "before-1900", "last-day", "year-9999", "both"],
+)
+async def test_a_date_outside_the_years_the_filter_takes_is_400_next_to_its_field(
+    admin: AdminBroker, portal_as: PortalAs, query: dict[str, str], field: str
+) -> None:
+    await admin.onboard("gem-a", "000002")
+    person = await portal_as(actor("gem-a", AdminRole.TENANT_ADMIN))
+
+    page = await person.get(f"{AUDIT}?{urlencode(query)}")
+
+    assert page.status_code == 400, page.text
+    message = "Vul een datum in tussen 1 januari 1900 en 31 december 9998."
+    assert f'<p class="field-error" id="{field}-error">{message}</p>' in page.text
+    assert f'href="#{field}"' in page.text
+    assert all(f'value="{value}"' in page.text for value in query.values())  # what was typed stays
+
+
+async def test_the_first_and_last_day_the_filter_takes_are_read(
+    admin: AdminBroker, portal_as: PortalAs
+) -> None:
+    person = await _gem_a_with_a_change(admin, portal_as)
+    page = await person.get(f"{AUDIT}?{urlencode({'van': '1900-01-01', 'tot': '9998-12-31'})}")
+    assert page.status_code == 200, page.text
+    assert len(_moments(page.text)) == len(await _api_entries(admin))

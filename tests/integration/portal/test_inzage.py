@@ -195,6 +195,7 @@ async def test_no_bsn_in_any_url_location_title_or_log_line(
 
 
 _NOT_A_BSN = "Een BSN bestaat uit 9 cijfers."
+_OUT_OF_RANGE = "Vul een datum in tussen 1 januari 1900 en 31 december 9998."
 
 
 @pytest.mark.parametrize(
@@ -210,8 +211,21 @@ _NOT_A_BSN = "Een BSN bestaat uit 9 cijfers."
             "De einddatum moet na de begindatum liggen.",
         ),
         ({"bsn": BSN, "from": "gisteren"}, "from", "Vul een geldige datum in."),
+        ({"bsn": BSN, "to": "0001-01-01"}, "to", _OUT_OF_RANGE),
+        ({"bsn": BSN, "from": "0001-01-01"}, "from", _OUT_OF_RANGE),
+        ({"bsn": BSN, "to": "9999-12-31"}, "to", _OUT_OF_RANGE),
     ],
-    ids=["eight-digits", "not-digits", "empty", "trailing-newline", "to-before-from", "from-not-a-date"],
+    ids=[
+        "eight-digits",
+        "not-digits",
+        "empty",
+        "trailing-newline",
+        "to-before-from",
+        "from-not-a-date",
+        "to-year-1",
+        "from-year-1",
+        "to-year-9999",
+    ],
 )
 async def test_an_invalid_form_is_400_with_the_message_next_to_the_field_and_no_record(
     admin: AdminBroker,
@@ -246,6 +260,31 @@ async def test_the_admin_api_keeps_the_brp_apis_words_for_a_bsn_and_a_period(adm
         assert response.status_code == 400, response.text
         reasons += [param["reason"] for param in response.json()["invalidParams"]]
     assert reasons == ["Waarde voldoet niet aan patroon ^[0-9]{9}$.", "Waarde ligt niet na from."]
+
+
+@pytest.mark.parametrize("path", POSTS)
+async def test_a_period_outside_the_years_the_form_takes_is_refused_before_anything_is_recorded(
+    admin: AdminBroker, admin_database: str, portal_as: PortalAs, path: str
+) -> None:
+    officer = await _officer_client(portal_as)
+    before = len(await protocol_rows(admin_database, TENANT))
+
+    response = await officer.post(path, {"bsn": BSN, "from": "0001-01-01", "to": "9999-12-31"})
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    for field in ("from", "to"):
+        assert f'<p class="field-error" id="{field}-error">{_OUT_OF_RANGE}</p>' in response.text
+    assert len(await protocol_rows(admin_database, TENANT)) == before  # refused: nobody was looked up
+
+
+async def test_the_first_and_last_day_the_form_takes_are_an_inzage(
+    admin: AdminBroker, portal_as: PortalAs
+) -> None:
+    officer = await _officer_client(portal_as)
+    response = await officer.post(f"{PAGE}/afdruk", {"bsn": BSN, "from": "1900-01-01", "to": "9998-12-31"})
+    assert response.status_code == 200, response.text
+    assert "van 1 januari 1900 tot en met 30 december 9998" in response.text
 
 
 @pytest.mark.parametrize("path", POSTS[1:])

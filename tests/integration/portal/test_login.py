@@ -118,9 +118,9 @@ async def test_a_wrong_state_is_refused_and_the_login_is_used_up(admin: AdminBro
     await _onboard_with_login(admin, "state", "000002")
     async with httpx.AsyncClient(base_url=str(admin.client.base_url), timeout=30) as browser:
         await browser.get(f"{BEHEER}/auth/start?organisatie=state")
-        refused = await browser.get(f"{BEHEER}/auth/callback?code=abc&state=forged")
+        refused = await browser.get(f"{BEHEER}/auth/callback/t/state?code=abc&state=forged")
         assert refused.status_code == 400
-        again = await browser.get(f"{BEHEER}/auth/callback?code=abc&state=forged")
+        again = await browser.get(f"{BEHEER}/auth/callback/t/state?code=abc&state=forged")
         assert again.status_code == 400
 
 

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import httpx
+import pytest
 
 from app.admin.auth import AdminRole
 from app.sandbox.idp import DEV_IDP_ISSUER
@@ -611,3 +612,25 @@ async def test_a_login_discovery_url_without_https_is_refused_next_to_its_field(
     assert without_client_id.status_code == 400
     assert 'id="login_client_id-error"' in without_client_id.text
     assert "wizardgem" not in await admin.app.state.tenancy_service.slugs()
+
+
+@pytest.mark.parametrize("field", ["stap", "naar", "gezien"])
+async def test_a_step_number_of_other_digits_than_0_to_9_is_no_step(
+    admin: AdminBroker, portal_as: PortalAs, field: str
+) -> None:
+    """'²' is a digit to `str.isdigit` but no number to `int`: the wizard treats it as any other text."""
+    operator = await portal_as(OPERATOR)
+    start = await operator.get("/operator/nieuw")
+
+    response = await wizard_step(
+        operator,
+        start,
+        slug="wizardgem",
+        name="Gemeente Wizard",
+        kind="organisation",
+        pattern="saas",
+        **{field: "²"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert step_title(response) == "Stap 2 van 5: Identiteitsprovider"
