@@ -8,9 +8,10 @@ dry-run `create`; "Aanmaken" calls `TenancyService.create`. Every problem comes 
 field of the step it belongs to (`issuers[0].jwks_uri` → step Identiteitsprovider). The wizard's
 data, the document and where a problem belongs are `wizard`; this module is its pages.
 
-The AfnemerID's client secret is asked on the last step only, in a password field, and never
-put into a page: no hidden field, no value attribute, no message carries it. Until then the
-document holds a placeholder reference, which validates like any reference and is never read.
+The AfnemerIDs' client secrets are asked on the last step only, in password fields (one per
+AfnemerID: a samenwerkingsverband met gezamenlijk personeel has one per member), and never put
+into a page: no hidden field, no value attribute, no message carries them. Until then the document
+holds a placeholder reference, which validates like any reference and is never read.
 
 Operators only: anyone else gets 403 with the admin API's words (`app.admin.auth.operator_only`).
 """
@@ -33,20 +34,25 @@ from app.portal.controllers.wizard import (
     ADMIN,
     AFNEMER,
     FIELD_LABELS,
+    FIRST_GEGEVENSSET,
     ISSUER,
     MEMBERS,
     ORGANISATION,
     REVIEW,
+    STAFF,
     STEP_TITLES,
     MemberRow,
+    StaffRow,
     StepErrors,
     Wizard,
     add_slug_taken,
     carried,
     check_member_codes,
+    check_staff,
     field_label,
     problem_errors,
-    secret_of,
+    secret_field,
+    secrets_of,
     shown_step,
     tenant_document,
     wizard_of,
@@ -105,6 +111,8 @@ async def onboarding_step(request: Request[Any, Any, Any]) -> Template | Redirec
         return _step_page(request, session, wizard, steps[max(steps.index(step) - 1, 0)])
     if action == "extra_lid" and step == MEMBERS:
         return _step_page(request, session, wizard, MEMBERS, extra_row=True)
+    if action == "extra_medewerker" and step == STAFF:
+        return _step_page(request, session, wizard, STAFF, extra_row=True)
     if action == "aanmaken" and step == REVIEW:
         return await _create(request, session, wizard, form)
     return await _next(request, session, wizard, step)
@@ -129,7 +137,7 @@ async def _checked(request: Request[Any, Any, Any], wizard: Wizard, upto: int) -
     """The validator's problems of the steps up to `upto`, over the document built so far."""
     errors: StepErrors = {}
     try:
-        document = tenant_document(wizard, {"client_secret": _STAND_IN_REFERENCE})
+        document = tenant_document(wizard, _stand_ins(wizard, "client_secret"))
         service_of(request).validate(document, wizard.slug or None)
     except ProblemError as error:
         if error.status != 400:
@@ -137,8 +145,27 @@ async def _checked(request: Request[Any, Any, Any], wizard: Wizard, upto: int) -
         errors = problem_errors(error, wizard)
     if wizard.slug and wizard.slug in await service_of(request).slugs():
         add_slug_taken(errors)
-    check_member_codes(errors, wizard)
+    _check_rows(errors, wizard)
     return {step: fields for step, fields in errors.items() if step <= upto and step in wizard.steps()}
+
+
+def _check_rows(errors: StepErrors, wizard: Wizard) -> None:
+    """The wizard's own checks of its rows: what the document would silently drop or merge."""
+    check_member_codes(errors, wizard)
+    check_staff(errors, wizard)
+
+
+def _row_problems(wizard: Wizard) -> tuple[int, dict[str, str]] | None:
+    """The first step whose rows have a problem (before a dry run or create), else None."""
+    errors: StepErrors = {}
+    _check_rows(errors, wizard)
+    shown = shown_step(errors, wizard)
+    return (shown, errors[shown]) if shown in errors else None
+
+
+def _stand_ins(wizard: Wizard, field: str) -> dict[str, dict[str, str]]:
+    """Each AfnemerID's secret until the last step: the placeholder reference as `field`."""
+    return {afnemer: {field: _STAND_IN_REFERENCE} for afnemer in wizard.afnemer_ids}
 
 
 async def _review_page(
@@ -153,10 +180,12 @@ async def _review_page(
     step with a problem the dry run found."""
     changes: list[PlannedChange] = []
     review_errors = dict(errors or {})
+    if (rows := _row_problems(wizard)) is not None:
+        return _step_page(request, session, wizard, rows[0], errors=rows[1], status_code=400)
     request_ = change_request(request, session.actor, wizard.slug, tenant_view, if_match=None, dry_run=True)
     try:
         _, planned = await service_of(request).create(
-            request_, tenant_document(wizard, {"client_secret_reference": _STAND_IN_REFERENCE})
+            request_, tenant_document(wizard, _stand_ins(wizard, "client_secret_reference"))
         )
         changes = plan(planned, dry_run=True).changes
     except ProblemError as error:
@@ -177,10 +206,12 @@ async def _review_page(
 async def _create(
     request: Request[Any, Any, Any], session: PortalSession, wizard: Wizard, form: Mapping[str, list[str]]
 ) -> Template | Redirect:
-    """Create the tenant with the last step's secret: the tenants list, or the step with the problem."""
+    """Create the tenant with the last step's secrets: the tenants list, or the step with the problem."""
+    if (rows := _row_problems(wizard)) is not None:
+        return _step_page(request, session, wizard, rows[0], errors=rows[1], status_code=400)
     request_ = change_request(request, session.actor, wizard.slug, tenant_view, if_match=None, dry_run=False)
     try:
-        await service_of(request).create(request_, tenant_document(wizard, secret_of(form)))
+        await service_of(request).create(request_, tenant_document(wizard, secrets_of(form, wizard)))
     except ProblemError as error:
         if error.status not in (400, 409):
             raise
@@ -222,6 +253,13 @@ def _step_page(
         "summary": _summary(errors),
         "carried": carried(wizard, step),
         "rows": _member_rows(wizard, step, extra_row=extra_row),
+        "afnemer_rows": [(member, wizard.afnemer_row(member.code)) for member in wizard.members],
+        "staff_rows": _staff_rows(wizard, step, extra_row=extra_row),
+        "secret_fields": [
+            (afnemer, secret_field(wizard, afnemer), secret_field(wizard, afnemer, "client_secret_reference"))
+            for afnemer in wizard.afnemer_ids
+        ],
+        "first_gegevensset": FIRST_GEGEVENSSET,
         "review": review or {},
         **_choices(request, wizard),
     }
@@ -251,6 +289,15 @@ def _member_rows(wizard: Wizard, step: int, *, extra_row: bool) -> list[MemberRo
     return rows
 
 
+def _staff_rows(wizard: Wizard, step: int, *, extra_row: bool) -> list[StaffRow]:
+    """The first employees the page shows: on their step at least one row, and one more on request."""
+    rows = list(wizard.staff)
+    if step == STAFF:
+        wanted = max(1, len(rows)) + (1 if extra_row else 0)
+        rows += [StaffRow("", "")] * (wanted - len(rows))
+    return rows
+
+
 def _choices(request: Request[Any, Any, Any], wizard: Wizard) -> dict[str, Any]:
     """What the steps offer to choose from, their labels, and the step numbers."""
     identities = sorted(request.app.state.resources.upstream.identities)
@@ -264,6 +311,7 @@ def _choices(request: Request[Any, Any, Any], wizard: Wizard) -> dict[str, Any]:
         "environments": list(ENVIRONMENT_LABELS.items()),
         "identities": [(name, name) for name in identities],
         "member_options": [(row.code, f"{row.name} ({row.code})") for row in wizard.members if row.code],
+        "member_names": {row.code: row.name for row in wizard.members},
         "all_algorithms": sorted(ALLOWED_ALGORITHMS),
         "labels": FIELD_LABELS,
         "step_titles": STEP_TITLES,
@@ -271,6 +319,7 @@ def _choices(request: Request[Any, Any, Any], wizard: Wizard) -> dict[str, Any]:
         "MEMBERS": MEMBERS,
         "ISSUER": ISSUER,
         "AFNEMER": AFNEMER,
+        "STAFF": STAFF,
         "ADMIN": ADMIN,
         "REVIEW": REVIEW,
     }

@@ -2,9 +2,14 @@
 answers read from a POSTed step, the hidden fields that carry them, the tenant document built from
 them, and where a problem of the validator belongs (step and form field).
 
-Plain data and functions, no HTTP: the pages are `onboarding`. The AfnemerID's client secret is
-never part of a `Wizard`: it is read from the last step's POST only (`secret_of`) and put into the
-document that is created, never into a page.
+Plain data and functions, no HTTP: the pages are `onboarding`. The AfnemerIDs' client secrets are
+never part of a `Wizard`: they are read from the last step's POST only (`secrets_of`) and put into
+the document that is created, never into a page.
+
+A samenwerkingsverband met gezamenlijk personeel gives one AfnemerID per member (`AfnemerRow`) and
+its first employees (`StaffRow`, step "Eerste medewerkers"): each row becomes a mapping rule
+`medewerker-<employee>-<member>` (the Toegang page's `NewMapping`) granting a narrow first
+gegevensset `basis`, because the validator wants such a pattern to map callers to AfnemerIDs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import msgspec
 
 from app.admin.text import refuse_nul
 from app.brp.problems import ProblemError
+from app.portal.controllers.staff import NewMapping
 from app.portal.forms import add_message, first, small_number
 from app.tenancy.models import DEFAULT_ADMIN_ROLES, DEFAULT_PRIVACY_OFFICER_ROLES
 from app.tenancy.service import Document
@@ -25,37 +31,57 @@ __all__ = [
     "ADMIN",
     "AFNEMER",
     "FIELD_LABELS",
+    "FIRST_GEGEVENSSET",
     "ISSUER",
     "MEMBERS",
     "ORGANISATION",
     "REVIEW",
+    "STAFF",
     "STEP_TITLES",
+    "AfnemerRow",
     "MemberRow",
+    "StaffRow",
     "StepErrors",
     "Wizard",
     "add_slug_taken",
     "carried",
     "check_member_codes",
+    "check_staff",
     "field_label",
     "locate",
     "problem_errors",
-    "secret_of",
+    "secret_field",
+    "secrets_of",
     "shown_step",
     "tenant_document",
     "wizard_of",
 ]
 
-# Steps by number; step 2 only for a samenwerkingsverband.
-ORGANISATION, MEMBERS, ISSUER, AFNEMER, ADMIN, REVIEW = 1, 2, 3, 4, 5, 6
+# Steps by number, in order; step 2 only for a samenwerkingsverband, step 5 only for one met
+# gezamenlijk personeel.
+ORGANISATION, MEMBERS, ISSUER, AFNEMER, STAFF, ADMIN, REVIEW = 1, 2, 3, 4, 5, 6, 7
 STEP_TITLES: Final = {
     ORGANISATION: "Organisatie",
     MEMBERS: "Leden",
     ISSUER: "Identiteitsprovider",
     AFNEMER: "AfnemerID",
+    STAFF: "Eerste medewerkers",
     ADMIN: "Eerste beheerder",
     REVIEW: "Controleren en aanmaken",
 }
 _DEFAULT_ALGORITHMS: Final = ("RS256", "ES256")
+_SHARED_STAFF: Final = "gezamenlijk_personeel"
+# The first gegevensset of a samenwerkingsverband met gezamenlijk personeel: its mapping rules need
+# one, and the narrowest useful one is safest until the tenant admin refines it.
+FIRST_GEGEVENSSET: Final = "basis"
+_FIRST_GEGEVENSSET_BODY: Final = {
+    "description": "Eerste gegevensset uit het aansluiten: naam bij burgerservicenummer. "
+    "Verfijn hem onder Gegevenssets.",
+    "apis": ["personen"],
+    "query_types": ["RaadpleegMetBurgerservicenummer"],
+    "fields": ["burgerservicenummer", "naam"],
+    "parameters": ["burgerservicenummer"],
+}
 _WORDS: Final = re.compile(r"[\s,]+")
 
 # The fields of step Identiteitsprovider that are the issuer's own keys too.
@@ -81,9 +107,26 @@ _STEP_FIELDS: Final = {
         "gemeente_code",
         "member",
     ),
+    STAFF: ("staff_employee", "staff_member"),
     ADMIN: ("admin_roles", "privacy_officer_roles"),
 }
-_LISTS: Final = ("member_code", "member_name", "member_gemeente", "algorithms")
+# The rows of step AfnemerID under gezamenlijk personeel: form name → `AfnemerRow` attribute.
+_AFNEMER_ROW: Final = {
+    "afnemer_row_id": "afnemer_id",
+    "afnemer_row_name": "name",
+    "afnemer_row_client_id": "client_id",
+    "afnemer_row_gemeente": "gemeente",
+    "afnemer_row_member": "member",
+}
+_LISTS: Final = (
+    "member_code",
+    "member_name",
+    "member_gemeente",
+    "algorithms",
+    "staff_employee",
+    "staff_member",
+    *_AFNEMER_ROW,
+)
 FIELD_LABELS: Final = {
     "slug": "Korte naam (slug)",
     "name": "Naam van de organisatie",
@@ -105,6 +148,8 @@ FIELD_LABELS: Final = {
     "client_id": "Client id bij RvIG",
     "gemeente_code": "Gemeentecode",
     "member": "Lid",
+    "afnemers": "AfnemerID's",
+    "staff": "Eerste medewerkers",
     "admin_roles": "Rollen van beheerders",
     "privacy_officer_roles": "Rollen van functionarissen gegevensbescherming",
     "client_secret": "Client secret",
@@ -112,6 +157,13 @@ FIELD_LABELS: Final = {
     "form": "Algemeen",
 }
 _MEMBER_PARTS: Final = {"code": "code", "name": "naam", "gemeente": "gemeentecode"}
+_AFNEMER_PARTS: Final = {
+    "id": "AfnemerID",
+    "name": "naam",
+    "client_id": "client id",
+    "gemeente": "gemeentecode",
+}
+_STAFF_PARTS: Final = {"employee": "personeelsnummer", "member": "lid-organisatie"}
 
 
 class MemberRow(msgspec.Struct, frozen=True):
@@ -120,6 +172,23 @@ class MemberRow(msgspec.Struct, frozen=True):
     code: str
     name: str
     gemeente: str
+
+
+class AfnemerRow(msgspec.Struct, frozen=True):
+    """A member's AfnemerID (gezamenlijk personeel), as typed in step AfnemerID; no secret."""
+
+    afnemer_id: str
+    name: str
+    client_id: str
+    gemeente: str
+    member: str
+
+
+class StaffRow(msgspec.Struct, frozen=True):
+    """A first employee and the member organisation they work for (gezamenlijk personeel)."""
+
+    employee: str
+    member: str
 
 
 class Wizard(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,6 +215,8 @@ class Wizard(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str = ""
     gemeente_code: str = ""
     member: str = ""
+    afnemer_rows: tuple[AfnemerRow, ...] = ()
+    staff: tuple[StaffRow, ...] = ()
     admin_roles: str = " ".join(DEFAULT_ADMIN_ROLES)
     privacy_officer_roles: str = " ".join(DEFAULT_PRIVACY_OFFICER_ROLES)
 
@@ -154,9 +225,29 @@ class Wizard(msgspec.Struct, frozen=True, kw_only=True):
         """Whether the tenant is a samenwerkingsverband (and has members)."""
         return self.kind == "samenwerkingsverband"
 
+    @property
+    def shared_staff(self) -> bool:
+        """Whether the tenant is a samenwerkingsverband met gezamenlijk personeel: an AfnemerID per
+        member and employees mapped to members."""
+        return self.federation and self.pattern == _SHARED_STAFF
+
+    @property
+    def afnemer_ids(self) -> tuple[str, ...]:
+        """The AfnemerIDs the document will hold."""
+        if self.shared_staff:
+            return tuple(row.afnemer_id for row in self.afnemer_rows if row.afnemer_id)
+        return (self.afnemer_id,) if self.afnemer_id else ()
+
     def steps(self) -> tuple[int, ...]:
         """The steps this tenant goes through."""
-        return tuple(step for step in STEP_TITLES if step != MEMBERS or self.federation)
+        skipped = {
+            step for step, shown in ((MEMBERS, self.federation), (STAFF, self.shared_staff)) if not shown
+        }
+        return tuple(step for step in STEP_TITLES if step not in skipped)
+
+    def afnemer_row(self, member: str) -> AfnemerRow:
+        """The AfnemerID of `member` as typed (empty when none yet)."""
+        return next((r for r in self.afnemer_rows if r.member == member), AfnemerRow("", "", "", "", member))
 
 
 # -- reading a step, and carrying it to the next -----------------------------------------------------
@@ -176,18 +267,25 @@ def wizard_of(form: Mapping[str, list[str]], step: int) -> Wizard:
         scalars.pop("admin_roles")
         scalars.pop("privacy_officer_roles")
     algorithms = tuple(form.get("algorithms", [])) if ISSUER in seen else _DEFAULT_ALGORITHMS
-    return Wizard(seen=seen, members=_member_rows(form), algorithms=algorithms, **scalars)
+    return Wizard(
+        seen=seen,
+        members=tuple(
+            MemberRow(*row) for row in _rows(form, ("member_code", "member_name", "member_gemeente"))
+        ),
+        afnemer_rows=tuple(AfnemerRow(*row) for row in _rows(form, tuple(_AFNEMER_ROW), keyed=4)),
+        staff=tuple(StaffRow(*row) for row in _rows(form, ("staff_employee", "staff_member"))),
+        algorithms=algorithms,
+        **scalars,
+    )
 
 
-def _member_rows(form: Mapping[str, list[str]]) -> tuple[MemberRow, ...]:
-    codes, names, gemeenten = (form.get(f"member_{part}", []) for part in ("code", "name", "gemeente"))
-    count = max(len(codes), len(names), len(gemeenten))
-
-    def part(values: list[str], index: int) -> str:
-        return values[index].strip() if index < len(values) else ""
-
-    rows = (MemberRow(part(codes, i), part(names, i), part(gemeenten, i)) for i in range(count))
-    return tuple(row for row in rows if row.code or row.name or row.gemeente)
+def _rows(form: Mapping[str, list[str]], names: tuple[str, ...], *, keyed: int = 0) -> list[tuple[str, ...]]:
+    """The rows of repeated fields `names`, without the empty ones; with `keyed`, a row whose first
+    `keyed` fields are empty is empty (the rest says which member the row is for)."""
+    columns = [form.get(name, []) for name in names]
+    count = max((len(column) for column in columns), default=0)
+    rows = [tuple(c[i].strip() if i < len(c) else "" for c in columns) for i in range(count)]
+    return [row for row in rows if any(row[: keyed or len(row)])]
 
 
 def carried(wizard: Wizard, shown: int) -> list[tuple[str, str]]:
@@ -198,8 +296,20 @@ def carried(wizard: Wizard, shown: int) -> list[tuple[str, str]]:
             continue
         if step == MEMBERS:
             values += _member_values(wizard)
+        elif step == STAFF:
+            values += [
+                v
+                for row in wizard.staff
+                for v in (("staff_employee", row.employee), ("staff_member", row.member))
+            ]
         else:
             values += _step_values(wizard, fields)
+        if step == AFNEMER:
+            values += [
+                (name, getattr(row, part))
+                for row in wizard.afnemer_rows
+                for name, part in _AFNEMER_ROW.items()
+            ]
     return values
 
 
@@ -220,11 +330,21 @@ def _step_values(wizard: Wizard, fields: tuple[str, ...]) -> list[tuple[str, str
     return values
 
 
-def secret_of(form: Mapping[str, list[str]]) -> dict[str, str]:
-    """The secret as typed on the last step: a value, a reference, or (neither) an empty value the
-    validator refuses."""
-    value = first(form, "client_secret")
-    reference = first(form, "client_secret_reference", strip=True)
+def secret_field(wizard: Wizard, afnemer_id: str, field: str = "client_secret") -> str:
+    """The last step's form field of an AfnemerID's secret (one per AfnemerID under gezamenlijk
+    personeel)."""
+    return f"{field}-{afnemer_id}" if wizard.shared_staff else field
+
+
+def secrets_of(form: Mapping[str, list[str]], wizard: Wizard) -> dict[str, dict[str, str]]:
+    """Each AfnemerID's secret as typed on the last step: a value, a reference, or (neither) an
+    empty value the validator refuses."""
+    return {afnemer: _secret_of(form, wizard, afnemer) for afnemer in wizard.afnemer_ids}
+
+
+def _secret_of(form: Mapping[str, list[str]], wizard: Wizard, afnemer_id: str) -> dict[str, str]:
+    value = first(form, secret_field(wizard, afnemer_id))
+    reference = first(form, secret_field(wizard, afnemer_id, "client_secret_reference"), strip=True)
     given = {"client_secret": value} if value else {}
     if reference:
         given["client_secret_reference"] = reference
@@ -243,9 +363,10 @@ def _compact(table: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in table.items() if value is not None and value != ""}
 
 
-def tenant_document(wizard: Wizard, secret: Mapping[str, str]) -> Document:
-    """The tenant's whole document (the tenant file's shape) from the wizard, with `secret` as the
-    afnemer's `client_secret` / `client_secret_reference`; 400 for text PostgreSQL cannot hold."""
+def tenant_document(wizard: Wizard, secrets: Mapping[str, Mapping[str, str]]) -> Document:
+    """The tenant's whole document (the tenant file's shape) from the wizard, with `secrets` (by
+    AfnemerID) as each afnemer's `client_secret` / `client_secret_reference`; 400 for text
+    PostgreSQL cannot hold."""
     document: Document = _compact(
         {"slug": wizard.slug, "name": wizard.name, "kind": wizard.kind, "pattern": wizard.pattern}
     )
@@ -254,8 +375,12 @@ def tenant_document(wizard: Wizard, secret: Mapping[str, str]) -> Document:
             row.code: _compact({"name": row.name, "gemeente_code": row.gemeente}) for row in wizard.members
         }
     document["issuers"] = [_issuer(wizard)]
-    if wizard.afnemer_id:
-        document["afnemers"] = {wizard.afnemer_id: {**_afnemer(wizard), **secret}}
+    afnemers = _shared_afnemers(wizard) if wizard.shared_staff else {wizard.afnemer_id: _afnemer(wizard)}
+    if wizard.afnemer_ids:
+        document["afnemers"] = {a: {**afnemers[a], **secrets.get(a, {})} for a in wizard.afnemer_ids}
+    if wizard.shared_staff:
+        document["gegevenssets"] = {FIRST_GEGEVENSSET: dict(_FIRST_GEGEVENSSET_BODY)}
+        document["rules"] = {mapping.rule: mapping.body() for mapping in _mappings(wizard)}
     document["admin"] = {
         "admin_roles": _words(wizard.admin_roles),
         "privacy_officer_roles": _words(wizard.privacy_officer_roles),
@@ -279,6 +404,38 @@ def _issuer(wizard: Wizard) -> dict[str, Any]:
             "login": login or None,
         }
     )
+
+
+def _shared_afnemers(wizard: Wizard) -> dict[str, dict[str, Any]]:
+    common = {"environment": wizard.environment, "identity": wizard.identity}
+    return {
+        row.afnemer_id: _compact(
+            {
+                **common,
+                "name": row.name,
+                "client_id": row.client_id,
+                "gemeente_code": row.gemeente,
+                "member": row.member,
+            }
+        )
+        for row in wizard.afnemer_rows
+        if row.afnemer_id
+    }
+
+
+def _mappings(wizard: Wizard) -> list[NewMapping]:
+    """The first employees as the Toegang page's mapping rules (named and written alike)."""
+    return [
+        NewMapping(
+            employee=row.employee,
+            member=row.member,
+            afnemers=tuple(
+                a.afnemer_id for a in wizard.afnemer_rows if a.afnemer_id and a.member == row.member
+            ),
+            gegevenssets=(FIRST_GEGEVENSSET,),
+        )
+        for row in wizard.staff
+    ]
 
 
 def _afnemer(wizard: Wizard) -> dict[str, Any]:
@@ -307,6 +464,7 @@ _AFNEMER_FIELDS: Final = {
     "member": "member",
 }
 _MEMBER_FIELDS: Final = {"name": "name", "gemeente_code": "gemeente"}
+_SHARED_AFNEMER_FIELDS: Final = {"name": "name", "client_id": "client_id", "gemeente_code": "gemeente"}
 _SLUG_TAKEN: Final = "Er is al een organisatie met deze korte naam."
 
 
@@ -321,6 +479,8 @@ def locate(name: str, wizard: Wizard) -> tuple[int, str]:
         return ISSUER, _issuer_field(name)
     if head == "afnemers":
         return _afnemer_field(rest, wizard)
+    if head == "rules" and wizard.shared_staff:
+        return STAFF, _staff_field(rest, wizard)
     if head == "admin":
         return ADMIN, "privacy_officer_roles" if rest == "privacy_officer_roles" else "admin_roles"
     return REVIEW, "form"
@@ -347,11 +507,32 @@ def _issuer_field(name: str) -> str:
 
 
 def _afnemer_field(rest: str, wizard: Wizard) -> tuple[int, str]:
-    own = wizard.afnemer_id
-    field = rest.removeprefix(own).lstrip(".").split(".")[0] if own and rest.startswith(own) else ""
+    own, _, field = rest.partition(".")
+    field = field.split(".")[0] if own in wizard.afnemer_ids else ""
     if field in ("client_secret", "client_secret_reference"):
-        return REVIEW, field
-    return AFNEMER, _AFNEMER_FIELDS.get(field, "afnemer_id")
+        return REVIEW, secret_field(wizard, own, field)
+    if not wizard.shared_staff:
+        return AFNEMER, _AFNEMER_FIELDS.get(field, "afnemer_id")
+    if field in ("environment", "identity"):  # asked once for all of them
+        return AFNEMER, field
+    return AFNEMER, _afnemer_row_field(wizard, own, _SHARED_AFNEMER_FIELDS.get(field, "id"))
+
+
+def _afnemer_row_field(wizard: Wizard, afnemer_id: str, part: str) -> str:
+    """`afnemer-<i>-<part>` of the row (by member) holding `afnemer_id`, else the step's intro."""
+    for index, member in enumerate(wizard.members):
+        if afnemer_id and wizard.afnemer_row(member.code).afnemer_id == afnemer_id:
+            return f"afnemer-{index}-{part}"
+    return "afnemers"
+
+
+def _staff_field(rest: str, wizard: Wizard) -> str:
+    """A mapping rule's problem: the row that made the rule (`who` → employee, else member)."""
+    name, _, key = rest.partition(".")
+    for index, mapping in enumerate(_mappings(wizard)):
+        if name == mapping.rule:
+            return f"staff-{index}-{'employee' if key.startswith('who') else 'member'}"
+    return "staff"
 
 
 def _add(errors: StepErrors, step: int, field: str, message: str) -> None:
@@ -368,14 +549,17 @@ def problem_errors(error: ProblemError, wizard: Wizard) -> StepErrors:
     if problem.code == "tenantExists":
         _add(errors, ORGANISATION, "slug", _SLUG_TAKEN)
     elif not errors:
-        _add(errors, *_conflict_field(problem.detail or ""), problem.detail or problem.title)
+        _add(errors, *_conflict_field(problem.detail or "", wizard), problem.detail or problem.title)
     return errors
 
 
-def _conflict_field(detail: str) -> tuple[int, str]:
+def _conflict_field(detail: str, wizard: Wizard) -> tuple[int, str]:
     """Where a refusal of the database (ownership of issuers and AfnemerIDs) belongs."""
     if ": issuer " in detail:
         return ISSUER, "tenant_claim_value"
+    if "afnemer " in detail and wizard.shared_staff:
+        named = next((a for a in wizard.afnemer_ids if a in detail), "")
+        return AFNEMER, _afnemer_row_field(wizard, named, "id")
     if "afnemer " in detail:
         return AFNEMER, "afnemer_id"
     return REVIEW, "form"
@@ -399,6 +583,41 @@ def check_member_codes(errors: StepErrors, wizard: Wizard) -> None:
         codes.add(row.code)
 
 
+def check_staff(errors: StepErrors, wizard: Wizard) -> None:
+    """Under gezamenlijk personeel: an AfnemerID given twice, and what a first employee's row lacks
+    (the document would silently map them to nobody)."""
+    if not wizard.shared_staff:
+        return
+    _check_afnemer_ids(errors, wizard)
+    with_afnemer = {row.member for row in wizard.afnemer_rows if row.afnemer_id}
+    seen: set[str] = set()
+    for index, (row, mapping) in enumerate(zip(wizard.staff, _mappings(wizard), strict=True)):
+        if not row.employee:
+            _add(errors, STAFF, f"staff-{index}-employee", "Vul het personeelsnummer in.")
+        if not row.member:
+            _add(errors, STAFF, f"staff-{index}-member", "Kies het lid voor wie deze medewerker werkt.")
+        elif row.member not in with_afnemer:
+            _add(
+                errors,
+                STAFF,
+                f"staff-{index}-member",
+                "Dit lid heeft geen AfnemerID (zie de stap AfnemerID).",
+            )
+        elif mapping.rule in seen:
+            _add(errors, STAFF, f"staff-{index}-employee", "Deze medewerker staat al bij dit lid.")
+        seen.add(mapping.rule)
+
+
+def _check_afnemer_ids(errors: StepErrors, wizard: Wizard) -> None:
+    """One AfnemerID for two members: the document (a table by AfnemerID) would keep one of them."""
+    ids: set[str] = set()
+    for index, member in enumerate(wizard.members):
+        afnemer_id = wizard.afnemer_row(member.code).afnemer_id
+        if afnemer_id and afnemer_id in ids:
+            _add(errors, AFNEMER, f"afnemer-{index}-id", "Deze AfnemerID staat al bij een ander lid.")
+        ids.add(afnemer_id)
+
+
 def shown_step(errors: StepErrors, wizard: Wizard) -> int:
     """The first step with a problem (a step the tenant goes through)."""
     steps = wizard.steps()
@@ -410,7 +629,15 @@ def field_label(field: str) -> str:
     if field in FIELD_LABELS:
         return FIELD_LABELS[field]
     parts = field.split("-")
-    index = small_number(parts[1]) if len(parts) == 3 and parts[0] == "member" else None
-    if index is not None:
+    if parts[0] in ("client_secret", "client_secret_reference") and len(parts) == 2:
+        return f"{FIELD_LABELS[parts[0]]} van AfnemerID {parts[1]}"
+    index = small_number(parts[1]) if len(parts) == 3 else None
+    if index is None:
+        return field
+    if parts[0] == "member":
         return f"Lid {index + 1}: {_MEMBER_PARTS.get(parts[2], parts[2])}"
+    if parts[0] == "afnemer":
+        return f"AfnemerID van lid {index + 1}: {_AFNEMER_PARTS.get(parts[2], parts[2])}"
+    if parts[0] == "staff":
+        return f"Medewerker {index + 1}: {_STAFF_PARTS.get(parts[2], parts[2])}"
     return field

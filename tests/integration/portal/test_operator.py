@@ -491,10 +491,21 @@ async def test_a_samenwerkingsverband_names_its_members_with_as_many_rows_as_nee
     assert 'value="Gemeente B"' in back.text
 
 
-async def test_gezamenlijk_personeel_needs_mapping_rules_the_wizard_does_not_make(
-    admin: AdminBroker, portal_as: PortalAs
-) -> None:
-    operator = await portal_as(OPERATOR)
+def shared_afnemer_fields() -> dict[str, Any]:
+    """Step AfnemerID of a samenwerkingsverband met gezamenlijk personeel: one AfnemerID per member."""
+    return {
+        "environment": "sandbox",
+        "identity": "dev",
+        "afnemer_row_id": ["000301", "000302"],
+        "afnemer_row_name": ["Gemeente Ede", "Gemeente Duiven"],
+        "afnemer_row_client_id": ["broker-dev-000301", "broker-dev-000302"],
+        "afnemer_row_gemeente": ["0228", "0226"],
+        "afnemer_row_member": ["ede", "duiven"],
+    }
+
+
+async def shared_staff_steps(admin: AdminBroker, operator: PortalClient) -> list[httpx.Response]:
+    """The wizard up to step "Eerste medewerkers" of the werkorganisatie "verband" (Ede and Duiven)."""
     start = await operator.get("/operator/nieuw")
     members_step = await wizard_step(
         operator,
@@ -505,21 +516,123 @@ async def test_gezamenlijk_personeel_needs_mapping_rules_the_wizard_does_not_mak
         pattern="gezamenlijk_personeel",
     )
     issuer_step = await wizard_step(
-        operator, members_step, member_code=["A", "B"], member_name=["Gemeente A", "Gemeente B"]
+        operator,
+        members_step,
+        member_code=["ede", "duiven"],
+        member_name=["Gemeente Ede", "Gemeente Duiven"],
+        member_gemeente=["0228", "0226"],
     )
     afnemer_step = await wizard_step(operator, issuer_step, **issuer_fields(admin, "verband"))
-    without_member = await wizard_step(operator, afnemer_step, **afnemer_fields("000002", member=""))
-    assert without_member.status_code == 400
-    assert 'id="member-error"' in without_member.text
-    admin_step = await wizard_step(operator, without_member, **afnemer_fields("000002", member="A"))
+    assert step_title(afnemer_step) == "Stap 4 van 7: AfnemerID"
+    assert 'id="afnemer-1-id"' in afnemer_step.text  # one AfnemerID per member
+    staff_step = await wizard_step(operator, afnemer_step, **shared_afnemer_fields())
+    assert staff_step.status_code == 200, staff_step.text
+    assert step_title(staff_step) == "Stap 5 van 7: Eerste medewerkers"
+    return [start, members_step, issuer_step, afnemer_step, staff_step]
 
+
+async def test_the_wizard_onboards_gezamenlijk_personeel_with_an_afnemer_per_member_and_employees(
+    admin: AdminBroker, portal_as: PortalAs
+) -> None:
+    operator = await portal_as(OPERATOR)
+    secrets = {afnemer: sandbox_secret(admin, afnemer) for afnemer in ("000301", "000302")}
+    pages = await shared_staff_steps(admin, operator)
+    staff_step = pages[-1]
+    assert staff_step.text.count('name="staff_employee"') == 1
+    assert "Gegevenssets" in staff_step.text  # the tenant admin refines the first gegevensset there
+    more = await operator.post(
+        "/operator/nieuw",
+        {
+            **form_fields(staff_step.text),
+            "actie": "extra_medewerker",
+            "staff_employee": "E1",
+            "staff_member": "ede",
+        },
+    )
+    pages.append(more)
+    assert more.text.count('name="staff_employee"') == 2
+    admin_step = await wizard_step(
+        operator, more, staff_employee=["E1", "E2"], staff_member=["ede", "duiven"]
+    )
+    pages.append(admin_step)
+    assert step_title(admin_step) == "Stap 6 van 7: Eerste beheerder"
     review = await wizard_step(operator, admin_step)
+    pages.append(review)
+    assert review.status_code == 200, review.text
+    assert step_title(review) == "Stap 7 van 7: Controleren en aanmaken"
+    assert "Plan van de proefrun" in review.text
+    assert "medewerker-e1-ede" in review.text and "medewerker-e2-duiven" in review.text
+    assert 'type="password" id="client_secret-000301"' in review.text
+    assert 'type="password" id="client_secret-000302"' in review.text
 
-    assert review.status_code == 400
-    assert step_title(review) == "Stap 6 van 6: Controleren en aanmaken"
-    assert "No rule maps anyone to an afnemer" in review.text
-    assert "dit portaal maakt die regels niet in deze stappen aan" in review.text
-    assert 'value="aanmaken"' not in review.text
+    created = await operator.post(
+        "/operator/nieuw",
+        {
+            **hidden_fields(review.text),
+            "actie": "aanmaken",
+            **{f"client_secret-{afnemer}": secret for afnemer, secret in secrets.items()},
+        },
+    )
+
+    assert created.status_code == 303, created.text
+    assert created.headers["location"] == f"{BEHEER}/operator?aangemaakt=verband"
+    pages.append(await operator.client.get(created.headers["location"]))
+    for page in pages:
+        for secret in secrets.values():
+            assert secret not in page.text
+    await admin.until(lambda snapshot: "verband" in snapshot.tenants)
+    stored = await admin.as_operator("GET", "/tenants/verband")
+    assert stored.status_code == 200, stored.text
+
+    # E1 works for Ede: with Ede's AfnemerID the gateway answers; with Duiven's it refuses.
+    e1 = bearer(admin.parties.tenant("verband", "medewerker", employee="E1"))
+    for_ede = await admin.client.post(PERSONEN, json=RAADPLEEG, headers={**e1, "x-afnemer-id": "000301"})
+    assert for_ede.status_code == 200, for_ede.text
+    assert for_ede.json()["personen"]
+    for_duiven = await admin.client.post(PERSONEN, json=RAADPLEEG, headers={**e1, "x-afnemer-id": "000302"})
+    assert for_duiven.status_code == 403, for_duiven.text
+
+
+async def test_an_employee_without_member_organisation_is_refused_next_to_its_field(
+    admin: AdminBroker, portal_as: PortalAs
+) -> None:
+    operator = await portal_as(OPERATOR)
+    afnemer_step = (await shared_staff_steps(admin, operator))[3]
+    twice = await wizard_step(
+        operator, afnemer_step, **{**shared_afnemer_fields(), "afnemer_row_id": ["000301"] * 2}
+    )
+    assert twice.status_code == 400
+    assert step_title(twice) == "Stap 4 van 7: AfnemerID"
+    assert 'id="afnemer-1-id-error">Deze AfnemerID staat al bij een ander lid.' in twice.text
+    staff_step = await wizard_step(operator, twice, **shared_afnemer_fields())
+
+    none = await wizard_step(operator, staff_step, staff_employee="", staff_member="")
+    without_member = await wizard_step(operator, staff_step, staff_employee="E1", staff_member="")
+
+    assert none.status_code == 400
+    assert step_title(none) == "Stap 5 van 7: Eerste medewerkers"
+    assert 'id="staff-error"' in none.text
+    assert without_member.status_code == 400
+    assert step_title(without_member) == "Stap 5 van 7: Eerste medewerkers"
+    assert 'id="staff-0-member-error"' in without_member.text
+    assert 'href="#staff-0-member"' in without_member.text
+    assert 'value="E1"' in without_member.text
+    # A forged "Aanmaken" with the row still incomplete goes back to that step too.
+    forged = await operator.post(
+        "/operator/nieuw",
+        {
+            **hidden_fields(without_member.text),
+            "staff_employee": "E1",
+            "staff_member": "",
+            "stap": "7",
+            "actie": "aanmaken",
+            "client_secret-000301": "x",
+            "client_secret-000302": "y",
+        },
+    )
+    assert forged.status_code == 400
+    assert 'id="staff-0-member-error"' in forged.text
+    assert "verband" not in await admin.app.state.tenancy_service.slugs()
 
 
 async def test_text_the_database_cannot_hold_is_refused_next_to_its_field(
