@@ -123,11 +123,15 @@ class RuleSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     description: str = ""
 
 
+# The limits tables hold a burst as a 32-bit integer (migrations 0005, 0010).
+Burst = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+
+
 class RateLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A GCRA limit: sustained requests per second, and how many may arrive at once."""
 
     rate: PositiveFloat
-    burst: PositiveInt
+    burst: Burst
 
 
 class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

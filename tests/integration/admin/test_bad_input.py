@@ -122,3 +122,15 @@ async def test_a_body_over_the_broker_s_limit_is_413_before_it_is_read(admin: Ad
     response = await admin.as_operator("POST", "/tenants", json=document)
     assert response.status_code == 413
     assert "te-groot" not in admin.directory.snapshot.tenants
+
+
+async def test_a_burst_beyond_what_the_database_holds_is_a_problem_naming_it(admin: AdminBroker) -> None:
+    # The limits tables store burst as a 32-bit integer: one above it is the caller's mistake.
+    path = "/tenants/bestand-api/limits"
+    await admin.onboard("bestand-api", "000002")
+    etag = (await admin.as_operator("GET", path)).headers["ETag"]
+    response = await admin.as_operator(
+        "PUT", path, json={"employee": {"rate": 5, "burst": 2**31}}, headers={"If-Match": etag}
+    )
+    assert response.status_code == 400, response.text
+    assert [p["name"] for p in response.json()["invalidParams"]] == ["limits.employee.burst"]
