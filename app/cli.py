@@ -2,7 +2,7 @@
 
     serve | dev [token ...] | migrate | sandbox [convert ...] | tenants apply DIR [--take-over] |
     tenants export DIR [--tenant SLUG] |
-    protocol verify | protocol retention | protocol inzage
+    protocol verify [--export FILE] | protocol retention | protocol inzage | protocol export
 
 Every command reads the settings first; a wrong setting or input, a database it cannot reach, a
 port already in use, a tenant that does not exist or a broker that cannot start ends the program
@@ -18,6 +18,7 @@ import datetime as dt
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -150,6 +151,12 @@ def _protocol_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         action="store_true",
         help="walk whole chains, not only what came after the last verified run",
     )
+    verify.add_argument(
+        "--export",
+        type=Path,
+        metavar="FILE",
+        help="verify a JSONL export and its FILE.manifest.json offline, without the database",
+    )
     retention = protocol_commands.add_parser("retention", help="drop partitions older than the term")
     retention.add_argument("--term-years", type=int, default=20)
     inzage = protocol_commands.add_parser("inzage", help="who consulted or found a person (citizen request)")
@@ -158,6 +165,25 @@ def _protocol_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     inzage.add_argument("--from", dest="from_", type=dt.date.fromisoformat)
     inzage.add_argument("--to", type=dt.date.fromisoformat)
     inzage.add_argument("--format", choices=["json", "csv"], default="json")
+    export = protocol_commands.add_parser(
+        "export",
+        help="write a tenant's records of a period, with FILE.manifest.json, for archive and audit",
+        description="Export a tenant's records (from inclusive, to exclusive) in sequence order. "
+        "jsonl can be verified offline (protocol verify --export FILE); csv is for reading. "
+        "The ldv format comes later.",
+    )
+    export.add_argument("--tenant", required=True)
+    export.add_argument(
+        "--from", dest="from_", required=True, type=dt.date.fromisoformat, metavar="YYYY-MM-DD"
+    )
+    export.add_argument("--to", required=True, type=dt.date.fromisoformat, metavar="YYYY-MM-DD")
+    export.add_argument(
+        "--format",
+        choices=["jsonl", "csv"],
+        default="jsonl",
+        help="jsonl (verifiable) or csv; ldv comes later",
+    )
+    export.add_argument("--out", required=True, type=Path, metavar="FILE")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -311,12 +337,64 @@ def _tenants_export(settings: Settings, args: argparse.Namespace) -> int:
 def _protocol_verify(settings: Settings, args: argparse.Namespace) -> int:
     from app.protocol import format_report, verify
 
+    if args.export is not None:
+        return _protocol_verify_export(args)
     url = _owner_url(settings)
     if args.tenant is not None:
         asyncio.run(_require_tenant(url, args.tenant))
     report = asyncio.run(verify(url, args.tenant, full=args.full))
     print(format_report(report))
     return 0 if report.ok else 1
+
+
+def _protocol_verify_export(args: argparse.Namespace) -> int:
+    """Verify an export offline: no database, so no database URL is needed."""
+    from app.protocol.export import ExportError, format_export_report, verify_export
+
+    if args.tenant is not None or args.full:
+        raise CommandError("--export: cannot be combined with --tenant or --full (the manifest names both)")
+    try:
+        report = verify_export(args.export)
+    except ExportError as exc:
+        raise CommandError(str(exc)) from None
+    print(format_export_report(report))
+    return 0 if report.ok else 1
+
+
+def _protocol_export(settings: Settings, args: argparse.Namespace) -> int:
+    from app.protocol import ProtocolAccessError
+    from app.protocol.export import ExportError, export, manifest_path
+
+    if args.from_ >= args.to:
+        raise CommandError("--from: must lie before --to")
+    url = _owner_url(settings)
+    asyncio.run(_require_tenant(url, args.tenant))
+    started = time.monotonic()
+
+    def progress(records: int) -> None:
+        print(f"\rexported {records} records, {time.monotonic() - started:.1f} s", end="", file=sys.stderr)
+
+    try:
+        manifest = asyncio.run(
+            export(
+                url,
+                args.tenant,
+                from_=dt.datetime.combine(args.from_, dt.time(), dt.UTC),
+                to=dt.datetime.combine(args.to, dt.time(), dt.UTC),
+                fmt=args.format,
+                out=args.out,
+                progress=progress if sys.stderr.isatty() else None,
+            )
+        )
+    except (ExportError, ProtocolAccessError) as exc:
+        raise CommandError(str(exc)) from None
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    seqs = "" if manifest.first_seq is None else f"\tseq={manifest.first_seq}..{manifest.last_seq}"
+    print(
+        f"{args.out}\t{manifest.tenant}\trecords={manifest.records}{seqs}\tmanifest={manifest_path(args.out)}"
+    )
+    return 0
 
 
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
@@ -498,6 +576,7 @@ _PROTOCOL: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "verify": _protocol_verify,
     "retention": _protocol_retention,
     "inzage": _protocol_inzage,
+    "export": _protocol_export,
 }
 
 

@@ -2,10 +2,11 @@
 
 Owns the protocol tables (migration 0003), the writer that commits a record before a request may
 answer (`ProtocolWriter`, group commit), the per-tenant hash chain and its `verify`, monthly
-partitions and `apply_retention`, and `inzage` for citizens' requests. Must never log a record, a
-BSN or a search parameter, and never store a token or a secret. Requests refused before a
-tenant was known are counted into aggregate records by a lane of their own (`AnonymousLane`), so a
-flood of them never slows down a tenant's protocol.
+partitions and `apply_retention`, `inzage` for citizens' requests, and `export` for archive and
+audit (verifiable offline with `verify_export`). Must never log a record, a BSN or a search
+parameter, and never store a token or a secret. Requests refused before a tenant was known are
+counted into aggregate records by a lane of their own (`AnonymousLane`), so a flood of them never
+slows down a tenant's protocol.
 """
 
 from __future__ import annotations
@@ -14,6 +15,17 @@ from app.protocol.access import ProtocolAccessError, ProtocolSource
 from app.protocol.anonymous import LaneStats
 from app.protocol.append import protocol_unavailable
 from app.protocol.chain import NO_TENANT, ChainedRecord
+from app.protocol.export import (
+    ExportBreak,
+    ExportBreakKind,
+    ExportError,
+    ExportFormat,
+    ExportManifest,
+    ExportReport,
+    export,
+    format_export_report,
+    verify_export,
+)
 from app.protocol.inzage import InzageEntry, InzageFormat, inzage, render
 from app.protocol.partitions import (
     DEFAULT_MONTHS_AHEAD,
@@ -42,6 +54,12 @@ __all__ = [
     "ChainBreak",
     "ChainReport",
     "ChainedRecord",
+    "ExportBreak",
+    "ExportBreakKind",
+    "ExportError",
+    "ExportFormat",
+    "ExportManifest",
+    "ExportReport",
     "InzageEntry",
     "InzageFormat",
     "LaneStats",
@@ -57,11 +75,14 @@ __all__ = [
     "apply_retention",
     "create_partitions",
     "ensure_partitions",
+    "export",
+    "format_export_report",
     "format_report",
     "inzage",
     "list_partitions",
     "protocol_unavailable",
     "render",
     "verify",
+    "verify_export",
     "write_batch",
 ]
