@@ -6,7 +6,9 @@ its first record with `from_ <= occurred_at` to its last with `occurred_at < to`
 transaction as the owner role, scoped to the tenant (`WHERE tenant = $1`, as `verify`), so memory
 stays constant for any size. The stretch is contiguous by sequence number: a record committed
 between two of the period but that arrived just outside it (arrival and commit order differ by a
-few milliseconds) is included, or the exported chain would have a hole.
+few milliseconds) is included, or the exported chain would have a hole. `export_lines` and
+`export_manifest` are the same two steps for a caller that holds its own transaction (the admin
+API's streamed export, as the runtime role).
 
 Formats
 -------
@@ -50,7 +52,7 @@ import importlib.metadata
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import IO, Final, Literal
 
@@ -75,8 +77,12 @@ __all__ = [
     "ExportFormat",
     "ExportManifest",
     "ExportReport",
+    "ExportTally",
     "export",
+    "export_lines",
+    "export_manifest",
     "format_export_report",
+    "manifest_bytes",
     "manifest_path",
     "verify_export",
 ]
@@ -219,14 +225,37 @@ async def export(
                 written = await _write(
                     connection, tenant, start=start, end=end, fmt=fmt, handle=handle, progress=progress
                 )
-                head = await _point(connection, _HEAD, tenant)
-                verified = await _point(connection, _VERIFIED, tenant)
+                manifest = await export_manifest(connection, tenant, written, start=start, end=end, fmt=fmt)
         os.replace(partial, out)
     except OSError as exc:
         raise ExportError(f"{out}: cannot write the export ({exc.strerror})") from None
     finally:
         partial.unlink(missing_ok=True)
-    manifest = ExportManifest(
+    try:
+        manifest_path(out).write_bytes(manifest_bytes(manifest))
+    except OSError as exc:
+        raise ExportError(f"{manifest_path(out)}: cannot write the manifest ({exc.strerror})") from None
+    return manifest
+
+
+def manifest_bytes(manifest: ExportManifest) -> bytes:
+    """The manifest as its file holds it: indented JSON and a final newline."""
+    return msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n"
+
+
+async def export_manifest(
+    connection: Connection,
+    tenant: str,
+    written: ExportTally,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    fmt: ExportFormat,
+) -> ExportManifest:
+    """The manifest of what `written` counted, with the head and checkpoint read in the same snapshot."""
+    head = await _point(connection, _HEAD, tenant)
+    verified = await _point(connection, _VERIFIED, tenant)
+    return ExportManifest(
         manifest_version=MANIFEST_VERSION,
         tenant=tenant,
         period_from=start,
@@ -243,15 +272,10 @@ async def export(
         broker_version=_broker_version(),
         created_at=dt.datetime.now(dt.UTC),
     )
-    try:
-        manifest_path(out).write_bytes(msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n")
-    except OSError as exc:
-        raise ExportError(f"{manifest_path(out)}: cannot write the manifest ({exc.strerror})") from None
-    return manifest
 
 
-class _Written:
-    """What was written so far: counted and hashed as it goes."""
+class ExportTally:
+    """What was exported so far: counted and hashed as it goes (for the manifest)."""
 
     __slots__ = ("first_seq", "last_hash", "last_seq", "records", "sha256", "start_hash")
 
@@ -273,25 +297,11 @@ async def _write(
     fmt: ExportFormat,
     handle: IO[bytes],
     progress: Callable[[int], None] | None,
-) -> _Written:
-    written = _Written()
-    bounds = await connection.fetchrow(_RANGE, tenant, start, end)
-    if bounds is None or bounds["first_seq"] is None:
-        if fmt == "csv":
-            _emit(handle, written, _csv_row(_CSV_COLUMNS))
-        return written
-    encode = _jsonl_line if fmt == "jsonl" else _csv_line
-    if fmt == "csv":
-        _emit(handle, written, _csv_row(_CSV_COLUMNS))
-    rows = connection.cursor(_ROWS, tenant, bounds["first_seq"], bounds["last_seq"], prefetch=EXPORT_BATCH)
-    async for row in rows:
-        record, prev_hash, stored_hash = _from_row(row), bytes(row["prev_hash"]), bytes(row["hash"])
-        if written.first_seq is None:
-            written.first_seq, written.start_hash = record.seq, prev_hash.hex()
-        _emit(handle, written, encode(record, prev_hash, stored_hash))
-        written.records += 1
-        written.last_seq, written.last_hash = record.seq, stored_hash.hex()
-        if progress is not None and written.records % EXPORT_BATCH == 0:
+) -> ExportTally:
+    written = ExportTally()
+    async for data in export_lines(connection, tenant, start=start, end=end, fmt=fmt, written=written):
+        handle.write(data)
+        if progress is not None and written.records and written.records % EXPORT_BATCH == 0:
             handle.flush()
             progress(written.records)
     if progress is not None:
@@ -299,9 +309,40 @@ async def _write(
     return written
 
 
-def _emit(handle: IO[bytes], written: _Written, data: bytes) -> None:
-    handle.write(data)
+async def export_lines(
+    connection: Connection,
+    tenant: str,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    fmt: ExportFormat,
+    written: ExportTally,
+) -> AsyncIterator[bytes]:
+    """The export's lines (a CSV header first), read by cursor inside the caller's transaction.
+
+    Counts and hashes each line into `written` before it is yielded, so the manifest can be made
+    (`export_manifest`) once the lines are done. Memory stays at one batch of the cursor.
+    """
+    if fmt == "csv":
+        yield _tallied(written, _csv_row(_CSV_COLUMNS))
+    bounds = await connection.fetchrow(_RANGE, tenant, start, end)
+    if bounds is None or bounds["first_seq"] is None:
+        return
+    encode = _jsonl_line if fmt == "jsonl" else _csv_line
+    rows = connection.cursor(_ROWS, tenant, bounds["first_seq"], bounds["last_seq"], prefetch=EXPORT_BATCH)
+    async for row in rows:
+        record, prev_hash, stored_hash = _from_row(row), bytes(row["prev_hash"]), bytes(row["hash"])
+        if written.first_seq is None:
+            written.first_seq, written.start_hash = record.seq, prev_hash.hex()
+        data = _tallied(written, encode(record, prev_hash, stored_hash))
+        written.records += 1
+        written.last_seq, written.last_hash = record.seq, stored_hash.hex()
+        yield data
+
+
+def _tallied(written: ExportTally, data: bytes) -> bytes:
     written.sha256.update(data)
+    return data
 
 
 def _jsonl_line(record: ChainedRecord, prev_hash: bytes, stored_hash: bytes) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.admin.controllers.afnemers import AfnemersController
 from app.admin.controllers.audit import AUDIT_ROUTES
+from app.admin.controllers.export import EXPORT_ROUTES
 from app.admin.controllers.gegevenssets import GegevenssetsController
 from app.admin.controllers.issuers import IssuersController
 from app.admin.controllers.limits import LimitsController
@@ -34,5 +35,6 @@ CONTROLLERS = (
     LimitsController,
     *AUDIT_ROUTES,
     *PRIVACY_ROUTES,
+    *EXPORT_ROUTES,
     *USAGE_ROUTES,
 )
