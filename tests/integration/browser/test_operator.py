@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app.sandbox.idp import DEV_IDP_ISSUER
 from tests.integration.browser.conftest import Portal, Visit
 
 # Imported like this so that without Playwright the module is skipped, as the conftest says why.
@@ -19,7 +20,6 @@ Tab = Callable[[], Awaitable[Visit]]
 DEMO_TENANTS = ("amsterdam", "belastingen-rijnmond", "vallei-liemers")
 AMSTERDAM = "Gemeente Amsterdam (demo)"
 FILE_MANAGED = "beheerd met een tenantbestand: wijzig status in het bestand"
-DEV_ISSUER = "https://127.0.0.1:8443/dev-idp"
 NEW_SLUG = "gemeente-test"
 # A sandbox afnemer no demo tenant uses (tenants/*.toml use 000101, 000201, 000301, 000302).
 FREE_AFNEMER = "000004"
@@ -85,7 +85,7 @@ async def test_the_operator_onboards_a_tenant_step_by_step(visit: Tab, portal: P
     await _next(tab)
 
     await _at_step(tab, 2, "Identiteitsprovider")
-    await _field(tab, "Issuer-URL").fill(DEV_ISSUER)
+    await _field(tab, "Issuer-URL").fill(DEV_IDP_ISSUER)
     await _field(tab, "Audience").fill("brp-broker")
     await _field(tab, "JWKS-URL").fill(f"{portal.sandbox.base_url}/dev-idp/jwks.json")
     algorithms = page.get_by_role("group", name="Algoritmen")

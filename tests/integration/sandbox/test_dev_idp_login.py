@@ -26,7 +26,8 @@ from app.sandbox.server import SandboxThread
 from tests.integration.sandbox.client import SandboxClient
 
 CLIENT_ID = "beheerportaal"
-REDIRECT_URI = "http://127.0.0.1:8080/portaal/login/callback?next=%2Fportaal"
+# Only echoed back by the IdP, never dialled; its own query must survive the redirect.
+REDIRECT_URI = "https://portal.example/beheer/auth/callback/t/amsterdam?next=%2Fbeheer"
 TENANT = "/dev-idp"
 OPERATOR = "/dev-idp/operator"
 
@@ -174,7 +175,7 @@ def test_employee_logs_in_and_the_portal_gets_tokens_with_the_chosen_claims(
         browser, TENANT, login, tenant="amsterdam", employee="E1001", role="brp-admin privacy-officer"
     )
     location = answer.headers["location"]
-    assert location.startswith("http://127.0.0.1:8080/portaal/login/callback?next=%2Fportaal&code=")
+    assert location.startswith(REDIRECT_URI + "&code=")
     tokens = exchange(idp, TENANT, code_of(answer, login), login.verifier)
     assert tokens.status_code == 200, tokens.text
     assert tokens.headers["cache-control"] == "no-store"
@@ -255,7 +256,7 @@ def test_a_code_is_redeemed_once(browser: httpx.Client, idp: httpx.Client) -> No
 @pytest.mark.parametrize(
     "changes",
     [
-        {"redirect_uri": "http://127.0.0.1:8080/elders"},
+        {"redirect_uri": "https://portal.example/elders"},
         {"client_id": "een-andere-client"},
     ],
 )

@@ -32,7 +32,8 @@ from app.settings import load_settings
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # RFC 7636 appendix B
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-REDIRECT_URI = "http://127.0.0.1:8080/portaal/login/callback"
+# Only echoed back by the IdP, never dialled: the portal's callback address on an example host.
+REDIRECT_URI = "https://portal.example/beheer/auth/callback/t/amsterdam"
 
 
 class FakeClock:
@@ -286,7 +287,7 @@ def test_login_form_is_accessible_dutch_html_without_script(
 def test_a_submitted_login_redirects_with_code_and_state_keeping_the_query(
     login_client: TestClient[Litestar],
 ) -> None:
-    uri = REDIRECT_URI + "?next=%2Fportaal%2Ftenants"
+    uri = REDIRECT_URI + "?next=%2Fbeheer%2Foperator"
     form = {k: v[0] for k, v in request_params(redirect_uri=uri).items()}
     answer = login_client.post(
         DEV_IDP_TENANTS.authorize_path,
