@@ -2,7 +2,10 @@
 
     serve | dev [token ...] | migrate | sandbox [convert ...] | tenants apply DIR [--take-over] |
     tenants export DIR [--tenant SLUG] |
-    protocol verify [--export FILE] | protocol retention | protocol inzage | protocol export
+    protocol verify [--export FILE | --public-keys FILE --anchors FILE] |
+    protocol retention [--keep-signed-heads-days DAYS] | protocol inzage | protocol export |
+    protocol signing-key generate --out FILE |
+    ldv keygen --out FILE | ldv decrypt --key FILE
 
 Every command reads the settings first; a wrong setting or input, a database it cannot reach, a
 port already in use, a tenant that does not exist or a broker that cannot start ends the program
@@ -43,6 +46,8 @@ from app.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from app.audit import AuditVerifyReport
+    from app.protocol.anchors import Anchors
+    from app.protocol.signing import PublicKeys
     from app.sandbox.config import SandboxConfig
     from app.sandbox.server import SandboxThread
 
@@ -117,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     encrypt.add_argument("--tenant", required=True, help="tenant slug")
     encrypt.add_argument("--afnemer", required=True, help="AfnemerID")
     _protocol_parser(commands)
+    _ldv_parser(commands)
     audit = commands.add_parser("audit", help="the audit log of configuration changes (needs the owner URL)")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_verify = audit_commands.add_parser(
@@ -157,8 +163,19 @@ def _protocol_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         metavar="FILE",
         help="verify a JSONL export and its FILE.manifest.json offline, without the database",
     )
-    retention = protocol_commands.add_parser("retention", help="drop partitions older than the term")
+    _signature_arguments(verify)
+    _signing_key_parser(protocol_commands)
+    retention = protocol_commands.add_parser(
+        "retention", help="drop partitions older than the term; thin old signed chain heads"
+    )
     retention.add_argument("--term-years", type=int, default=20)
+    retention.add_argument(
+        "--keep-signed-heads-days",
+        type=int,
+        metavar="DAYS",
+        help="keep every signed chain head of the last DAYS UTC days (1-36525, default 35); of older "
+        "days the newest per chain and day, and those verify compares with a retention checkpoint",
+    )
     inzage = protocol_commands.add_parser("inzage", help="who consulted or found a person (citizen request)")
     inzage.add_argument("--tenant", required=True)
     inzage.add_argument("--bsn", required=True)
@@ -169,8 +186,8 @@ def _protocol_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "export",
         help="write a tenant's records of a period, with FILE.manifest.json, for archive and audit",
         description="Export a tenant's records (from inclusive, to exclusive) in sequence order. "
-        "jsonl can be verified offline (protocol verify --export FILE); csv is for reading. "
-        "The ldv format comes later.",
+        "jsonl can be verified offline (protocol verify --export FILE); csv is for reading; ldv "
+        "writes Logboek Dataverwerkingen lines (subjects encrypted to the tenant's [ldv] subject_key).",
     )
     export.add_argument("--tenant", required=True)
     export.add_argument(
@@ -179,11 +196,85 @@ def _protocol_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     export.add_argument("--to", required=True, type=dt.date.fromisoformat, metavar="YYYY-MM-DD")
     export.add_argument(
         "--format",
-        choices=["jsonl", "csv"],
+        choices=["jsonl", "csv", "ldv"],
         default="jsonl",
-        help="jsonl (verifiable) or csv; ldv comes later",
+        help="jsonl (verifiable), csv, or ldv (Logboek Dataverwerkingen 1.0.0 lines)",
     )
     export.add_argument("--out", required=True, type=Path, metavar="FILE")
+
+
+def _ldv_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ldv = commands.add_parser(
+        "ldv", help="Logboek Dataverwerkingen: the tenant's key pair for data subjects (no database)"
+    )
+    ldv_commands = ldv.add_subparsers(dest="ldv_command", required=True)
+    keygen = ldv_commands.add_parser(
+        "keygen",
+        help="make a key pair: the private JWK to --out (mode 0600), the public JWK printed for the "
+        "tenant file's [ldv] subject_key",
+    )
+    keygen.add_argument("--out", required=True, type=Path, metavar="PRIVATE.jwk")
+    keygen.add_argument("--curve", choices=["P-256", "P-384", "P-521", "X25519"], default="P-256")
+    decrypt = ldv_commands.add_parser(
+        "decrypt",
+        help="read LDV JSONL on standard input, write it with dpl.core.data_subject_id decrypted",
+    )
+    decrypt.add_argument(
+        "--key", required=True, type=Path, metavar="PRIVATE.jwk", help="a private JWK or a JWK Set"
+    )
+
+
+def _signature_arguments(verify: argparse.ArgumentParser) -> None:
+    verify.add_argument(
+        "--public-keys",
+        type=Path,
+        metavar="FILE",
+        help="the broker's public signing keys (JWKS or JWK): also check every signed chain head",
+    )
+    verify.add_argument(
+        "--anchors",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="published heads (anchor file, or the broker's JSON log); repeatable: the chain must hold each",
+    )
+    verify.add_argument(
+        "--max-unsigned-age",
+        type=_duration,
+        default=None,
+        metavar="AGE",
+        help="with --public-keys: the longest a record may stay unsigned, and the oldest the newest "
+        "signature may be (e.g. 90m, 2h, 3600s; default 1h; must exceed the signer's interval + heartbeat)",
+    )
+
+
+def _signing_key_parser(protocol_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    signing_key = protocol_commands.add_parser("signing-key", help="the key chain heads are signed with")
+    key_commands = signing_key.add_subparsers(dest="signing_key_command", required=True)
+    generate = key_commands.add_parser(
+        "generate",
+        help="write a new private Ed25519 JWK (mode 0600) and print the public JWKS to publish",
+        description="Writes a new signing key for BROKER_PROTOCOL_SIGNING_KEY_FILE and prints the "
+        "public keys auditors verify with (protocol verify --public-keys). To rotate, give the JWKS "
+        "published so far with --jwks: the old keys stay in it, so old signatures keep verifying.",
+    )
+    generate.add_argument("--out", required=True, type=Path, metavar="FILE", help="must not exist yet")
+    generate.add_argument("--kid", help="key id (default: the key's RFC 7638 thumbprint)")
+    generate.add_argument("--jwks", type=Path, metavar="FILE", help="public keys published so far, kept")
+
+
+def _duration(text: str) -> dt.timedelta:
+    """`90m`, `2h`, `3600s` or `3600` (seconds) as a duration; argparse shows the error."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90m, 2h, 3600s)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("must be longer than 0")
+    return dt.timedelta(seconds=seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -212,6 +303,8 @@ def _command(args: argparse.Namespace) -> Callable[[Settings, argparse.Namespace
         return _PROTOCOL[args.protocol_command]
     if args.command == "audit":
         return _audit_verify
+    if args.command == "ldv":
+        return _ldv_keygen if args.ldv_command == "keygen" else _ldv_decrypt
     return _COMMANDS[args.command]
 
 
@@ -230,6 +323,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         raise CommandError(
             "BROKER_DATABASE_URL: is required for `serve` (`brp-broker dev` starts an embedded database)"
         )
+    _require_signing_key(settings)
     asyncio.run(require_database(settings.database_url, within=settings.database_timeout))
     run_broker(settings)
     return 0
@@ -336,15 +430,89 @@ def _tenants_export(settings: Settings, args: argparse.Namespace) -> int:
 
 def _protocol_verify(settings: Settings, args: argparse.Namespace) -> int:
     from app.protocol import format_report, verify
+    from app.protocol.verify import DEFAULT_MAX_UNSIGNED_AGE
 
     if args.export is not None:
+        if args.public_keys is not None or args.anchors or args.max_unsigned_age is not None:
+            raise CommandError(
+                "--export: cannot be combined with --public-keys, --anchors or --max-unsigned-age"
+            )
         return _protocol_verify_export(args)
+    if args.max_unsigned_age is not None and args.public_keys is None:
+        raise CommandError("--max-unsigned-age: needs --public-keys (it ages signatures)")
+    keys, anchors = _signature_inputs(args)
     url = _owner_url(settings)
-    if args.tenant is not None:
+    if args.tenant is not None and (anchors is None or args.tenant not in anchors.tenants):
         asyncio.run(_require_tenant(url, args.tenant))
-    report = asyncio.run(verify(url, args.tenant, full=args.full))
+    report = asyncio.run(
+        verify(
+            url,
+            args.tenant,
+            full=args.full,
+            public_keys=keys,
+            anchors=anchors,
+            max_unsigned_age=args.max_unsigned_age or DEFAULT_MAX_UNSIGNED_AGE,
+        )
+    )
     print(format_report(report))
     return 0 if report.ok else 1
+
+
+def _signature_inputs(args: argparse.Namespace) -> tuple[PublicKeys | None, Anchors | None]:
+    """The public keys and published heads `verify` was given, read before the database is touched."""
+    from app.protocol.anchors import AnchorError, load_anchors
+    from app.protocol.signing import SigningKeyError, load_public_keys
+
+    try:
+        keys = None if args.public_keys is None else load_public_keys(args.public_keys)
+        anchors = load_anchors(args.anchors, keys) if args.anchors else None
+    except SigningKeyError as exc:
+        raise CommandError(f"--public-keys {exc}") from None
+    except AnchorError as exc:
+        raise CommandError(str(exc)) from None
+    return keys, anchors
+
+
+def _protocol_signing_key(_settings: Settings, args: argparse.Namespace) -> int:
+    """`signing-key generate`: a new private key file (never printed), the public JWKS on stdout."""
+    import json
+
+    from app.protocol.signing import PublicKeys, SigningKeyError, generate_signing_key, load_public_keys
+
+    try:
+        published = load_public_keys(args.jwks) if args.jwks is not None else PublicKeys({})
+        key = generate_signing_key(args.kid)
+    except SigningKeyError as exc:
+        raise CommandError(str(exc)) from None
+    if published.get(key.key_id) is not None:
+        raise CommandError(f"--kid: {key.key_id!r} is already in {args.jwks}; a new key needs a new key id")
+    document = json.dumps(key.private_jwk(), indent=2).encode() + b"\n"
+    try:
+        # O_EXCL: never overwrite a key; 0600 from the start, not chmod after writing.
+        descriptor = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise CommandError(f"--out {args.out}: cannot create the key file ({exc.strerror})") from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(document)
+    jwks = PublicKeys.from_jwks(key.public_jwk()).merged(published.items()).jwks()
+    print(json.dumps(jwks, indent=2))
+    print(f"wrote {args.out} (key id {key.key_id}); publish the JWKS above", file=sys.stderr)
+    return 0
+
+
+def _require_signing_key(settings: Settings) -> None:
+    """Refuse to serve, in one line naming the setting, with a signing key or anchor file it cannot use."""
+    from app.protocol.anchors import AnchorError, check_anchor_file
+    from app.protocol.signing import SigningKeyError, load_signing_key
+
+    if settings.protocol_signing_key_file is None:
+        return
+    try:
+        load_signing_key(settings.protocol_signing_key_file)
+        if settings.protocol_anchor_file is not None:
+            check_anchor_file(settings.protocol_anchor_file)
+    except (SigningKeyError, AnchorError) as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _protocol_verify_export(args: argparse.Namespace) -> int:
@@ -394,6 +562,52 @@ def _protocol_export(settings: Settings, args: argparse.Namespace) -> int:
     print(
         f"{args.out}\t{manifest.tenant}\trecords={manifest.records}{seqs}\tmanifest={manifest_path(args.out)}"
     )
+    return 0
+
+
+def _ldv_keygen(_settings: Settings, args: argparse.Namespace) -> int:
+    """A tenant's key pair: the private JWK to a new file only its owner reads, the public one printed."""
+    from app.protocol.ldv_subjects import generate_private_key, public_jwk
+
+    private = generate_private_key(args.curve)
+    try:
+        descriptor = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CommandError(f"--out {args.out}: exists; a key file is never overwritten") from None
+    except OSError as exc:
+        raise CommandError(f"--out {args.out}: cannot create the key file ({exc.strerror})") from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(msgspec.json.format(msgspec.json.encode(private), indent=2) + b"\n")
+    public = public_jwk(private)
+    print(msgspec.json.encode(public).decode())
+    # A TOML inline table: JSON strings are valid TOML basic strings.
+    inline = ", ".join(f"{name} = {msgspec.json.encode(public[name]).decode()}" for name in sorted(public))
+    print(
+        f"The private key is in {args.out} (mode 0600): keep it with the tenant, never with the broker.\n"
+        f"In the tenant file:\n[ldv]\nsubject_key = {{ {inline} }}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _ldv_decrypt(_settings: Settings, args: argparse.Namespace) -> int:
+    """LDV JSONL from standard input to standard output, with each data subject decrypted."""
+    from app.protocol.ldv_subjects import LdvKeyError, PrivateSubjectKeys, decrypt_lines
+
+    try:
+        keys = PrivateSubjectKeys.from_json(args.key.read_bytes())
+    except OSError as exc:
+        raise CommandError(f"--key {args.key}: cannot read the key file ({exc.strerror})") from None
+    except LdvKeyError as exc:
+        raise CommandError(f"--key {args.key}: {exc}") from None
+    out = sys.stdout.buffer
+    try:
+        for line in decrypt_lines(sys.stdin.buffer, keys):
+            out.write(line)
+    except LdvKeyError as exc:
+        out.flush()
+        raise CommandError(f"standard input, {exc}") from None
+    out.flush()
     return 0
 
 
@@ -449,9 +663,17 @@ async def _require_tenant(url: str, tenant: str) -> None:
 
 def _protocol_retention(settings: Settings, args: argparse.Namespace) -> int:
     from app.protocol import RetentionError, apply_retention
+    from app.protocol.retention import DEFAULT_KEEP_SIGNED_HEADS_DAYS
 
+    keep = args.keep_signed_heads_days
     try:
-        report = asyncio.run(apply_retention(_owner_url(settings), term_years=args.term_years))
+        report = asyncio.run(
+            apply_retention(
+                _owner_url(settings),
+                term_years=args.term_years,
+                keep_signed_heads_days=DEFAULT_KEEP_SIGNED_HEADS_DAYS if keep is None else keep,
+            )
+        )
     except RetentionError as exc:
         raise CommandError(str(exc)) from None
     print(msgspec.json.encode(report).decode())
@@ -504,7 +726,7 @@ def _dev_token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _dev(settings: Settings, _args: argparse.Namespace) -> int:
-    from app.dev import apply_tenants, sandbox_settings, write_dev_secrets
+    from app.dev import apply_tenants, sandbox_settings, with_dev_signing_key, write_dev_secrets
 
     sandbox_config = _sandbox_config(settings)
     # Before anything starts: a second `make dev` (or anything else on these ports) is one line.
@@ -525,7 +747,7 @@ def _dev(settings: Settings, _args: argparse.Namespace) -> int:
         _migrate(settings)
         with _started_sandbox(sandbox_config) as sandbox:
             _log.info("sandbox_started", url=sandbox.base_url, login_url=sandbox.login_url)
-            settings = sandbox_settings(settings, sandbox.pki, sandbox.base_url)
+            settings = with_dev_signing_key(sandbox_settings(settings, sandbox.pki, sandbox.base_url))
             write_dev_secrets(settings.state_dir / "secrets", sandbox_config)
             if DEMO_TENANTS.is_dir():
                 plan = asyncio.run(
@@ -574,6 +796,7 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 }
 _PROTOCOL: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "verify": _protocol_verify,
+    "signing-key": _protocol_signing_key,
     "retention": _protocol_retention,
     "inzage": _protocol_inzage,
     "export": _protocol_export,

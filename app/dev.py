@@ -8,6 +8,16 @@ The demo tenant files name the sandbox at its default address (`https://127.0.0.
 dev secrets under `.state/`; `demo_tenants` points them at the sandbox and state folder of *this*
 run, so a `dev` on other ports (`BROKER_SANDBOX_PORT`, the tests) never fetches another sandbox's
 keys or reads another checkout's secrets.
+
+`make dev` signs the protocol's chain heads (`with_dev_signing_key`): a dev Ed25519 key in
+`.state/secrets/protocol-signing.jwk`, its public JWKS in `.state/protocol-signing.jwks.json` (what
+`protocol verify --public-keys` takes) and the anchors in `.state/protocol-anchors.jsonl`, unless
+the developer names a key of their own.
+
+A demo tenant with an `[ldv]` table but no `subject_key` gets a dev key pair for its Logboek
+Dataverwerkingen subjects: the private half in `.state/secrets/ldv-<slug>.jwk` (kept across runs,
+so `brp-broker ldv decrypt --key` opens what `protocol export --format ldv` wrote), the public half
+in its configuration. A real tenant makes its own pair and hands over the public half only.
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ import msgspec
 
 from app.db.migrations import OWNER_ROLE
 from app.identity import IssuerConfig
+from app.protocol.ldv_subjects import generate_private_key, public_jwk
+from app.protocol.signing import PublicKeys, generate_signing_key
 from app.sandbox.config import SandboxConfig
 from app.sandbox.idp import DEV_IDP_ALGORITHM, DEV_IDP_AUDIENCE, DEV_IDP_OPERATOR_ISSUER, DEV_IDP_PATH
 from app.sandbox.pki import DevPki
@@ -35,6 +47,7 @@ __all__ = [
     "apply_tenants",
     "demo_tenants",
     "sandbox_settings",
+    "with_dev_signing_key",
     "write_dev_secrets",
 ]
 
@@ -81,6 +94,27 @@ def sandbox_settings(settings: Settings, pki: DevPki, sandbox_url: str) -> Setti
     )
 
 
+def with_dev_signing_key(settings: Settings) -> Settings:
+    """`settings` signing chain heads with the dev key (made on first use), anchors in `.state/`;
+    unchanged when a signing key is configured already."""
+    if settings.protocol_signing_key_file is not None:
+        return settings
+    state = settings.state_dir
+    key_file = state / "secrets" / "protocol-signing.jwk"
+    if not key_file.exists():
+        key = generate_signing_key()
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(msgspec.json.encode(key.private_jwk()))
+        jwks = PublicKeys.from_jwks(key.public_jwk()).jwks()
+        (state / "protocol-signing.jwks.json").write_bytes(msgspec.json.format(msgspec.json.encode(jwks)))
+    return msgspec.structs.replace(
+        settings,
+        protocol_signing_key_file=key_file.resolve(),
+        protocol_anchor_file=settings.protocol_anchor_file or (state / "protocol-anchors.jsonl").resolve(),
+    )
+
+
 def write_dev_secrets(folder: Path, sandbox: SandboxConfig) -> dict[str, Path]:
     """Write each sandbox afnemer's dev secret to `folder/afnemer-<id>` (0600); tenant files
     reference them as `file:`, the way a mounted Kubernetes Secret is referenced in production."""
@@ -98,7 +132,10 @@ def demo_tenants(directory: Path, *, sandbox_url: str, state_dir: Path) -> list[
     """The tenant files in `directory`, pointed at this dev stack: JWKS URIs of the sandbox's
     default address at `sandbox_url`, and `file:.state/secrets/...` at `state_dir`'s secrets."""
     secrets = f"file:{state_dir.resolve() / 'secrets'}/"
-    return [_pointed(spec, sandbox_url, secrets) for spec in load_tenant_files(directory)]
+    return [
+        _with_dev_ldv_key(_pointed(spec, sandbox_url, secrets), state_dir / "secrets")
+        for spec in load_tenant_files(directory)
+    ]
 
 
 def _pointed(spec: TenantSpec, sandbox_url: str, secrets: str) -> TenantSpec:
@@ -108,6 +145,19 @@ def _pointed(spec: TenantSpec, sandbox_url: str, secrets: str) -> TenantSpec:
         for afnemer in spec.afnemers
     )
     return msgspec.structs.replace(spec, issuers=issuers, afnemers=afnemers)
+
+
+def _with_dev_ldv_key(spec: TenantSpec, secrets_dir: Path) -> TenantSpec:
+    """`spec` with the public half of its dev LDV key, when it has an `[ldv]` without a key."""
+    if spec.ldv.processing_activity is None or spec.ldv.subject_key is not None:
+        return spec
+    path = secrets_dir / f"ldv-{spec.slug}.jwk"
+    if not path.exists():
+        secrets_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(msgspec.json.encode(generate_private_key()).decode())
+    public = public_jwk(msgspec.json.decode(path.read_bytes()))
+    return msgspec.structs.replace(spec, ldv=msgspec.structs.replace(spec.ldv, subject_key=public))
 
 
 def _issuer_at_sandbox(issuer: IssuerConfig, sandbox_url: str) -> IssuerConfig:

@@ -45,6 +45,10 @@ from app.portal import Portal, portal_router, portal_template_config
 from app.portal.login import OidcLogin
 from app.portal.sessions import SessionStore
 from app.protocol import ProtocolWriter
+from app.protocol.anchors import check_anchor_file
+from app.protocol.ldv_delivery import LdvDelivery, LdvTarget
+from app.protocol.signed_heads import HeadSigner
+from app.protocol.signing import SigningKey, load_signing_key
 from app.ratelimit import RateLimitConfig, RateLimitDefaults, RateLimiter, RedisBackend, limits_from
 from app.secrets import SecretKey
 from app.settings import Settings
@@ -123,6 +127,8 @@ class BrokerPlugin(InitPluginProtocol):
         settings = self.settings
         if settings.database_url is None:
             raise RuntimeError("database_url must be resolved before the app starts (the CLI does this)")
+        # Before anything opens: a signing key or anchor file that cannot be used is one clear line.
+        signing_key = _signing_key(settings)
         async with AsyncExitStack() as stack:
             tracer = self._tracing(stack)
             metrics = BrokerMetrics()
@@ -168,6 +174,24 @@ class BrokerPlugin(InitPluginProtocol):
             )
             await protocol.start()
             stack.push_async_callback(protocol.stop)
+            if signing_key is not None:
+                signer = _head_signer(settings, pool, signing_key, metrics)
+                await signer.start()
+                stack.push_async_callback(signer.stop)
+                app.state.head_signer = signer
+            # Each tenant's LDV lines to its own Logboek, from the protocol (stopped before the writer).
+            ldv_delivery = LdvDelivery(
+                pool,
+                lambda: _ldv_targets(directory),
+                metrics,
+                interval=settings.ldv_delivery_interval_seconds,
+                batch=settings.ldv_delivery_batch,
+                timeout=settings.ldv_delivery_timeout_seconds,
+                max_backoff=settings.ldv_delivery_max_backoff_seconds,
+            )
+            await ldv_delivery.start()
+            stack.push_async_callback(ldv_delivery.stop)
+            app.state.ldv_delivery = ldv_delivery
             limiter = _limiter(settings, directory, metrics)
             stack.push_async_callback(limiter.close)
             app.state.resources = Resources(
@@ -224,6 +248,40 @@ class BrokerPlugin(InitPluginProtocol):
         stack.push_async_callback(asyncio.to_thread, provider.shutdown)
         stack.enter_context(instrument_asyncpg(provider))
         return BrokerTracer(provider)
+
+
+def _ldv_targets(directory: TenantDirectory) -> list[LdvTarget]:
+    """The active tenants whose `[ldv]` names a Logboek endpoint, as the directory knows them now."""
+    return [
+        LdvTarget(tenant.slug, tenant.spec.ldv)
+        for tenant in directory.snapshot.tenants.values()
+        if tenant.active and tenant.spec.ldv.endpoint
+    ]
+
+
+def _signing_key(settings: Settings) -> SigningKey | None:
+    """The key chain heads are signed with, when configured; its anchor file must be writable."""
+    if settings.protocol_signing_key_file is None:
+        return None
+    key = load_signing_key(settings.protocol_signing_key_file)
+    if settings.protocol_anchor_file is not None:
+        check_anchor_file(settings.protocol_anchor_file)
+    return key
+
+
+def _head_signer(
+    settings: Settings, pool: asyncpg.Pool, key: SigningKey, metrics: BrokerMetrics
+) -> HeadSigner:
+    """The periodic signer of chain heads, publishing to the log, the metrics and the anchor file."""
+    return HeadSigner(
+        pool,
+        key,
+        interval=settings.protocol_signing_interval_seconds,
+        heartbeat=settings.protocol_signing_heartbeat_seconds,
+        anchor_file=settings.protocol_anchor_file,
+        on_signed=metrics.protocol_head_signed,
+        on_failure=metrics.protocol_signing_failed,
+    )
 
 
 def _limiter(settings: Settings, directory: TenantDirectory, metrics: BrokerMetrics) -> RateLimiter:

@@ -128,6 +128,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # `portal_session_max_minutes`; logout, suspension or removal of its tenant end it at once.
     portal_session_idle_minutes: PositiveInt = 30
     portal_session_max_minutes: PositiveInt = 480
+    # Signed chain heads (app/protocol/signed_heads.py): a private Ed25519 JWK mounted as a secret
+    # file (`brp-broker protocol signing-key generate`); unset: nothing is signed. Every interval
+    # the broker signs each chain head that moved, and re-signs an unmoved one after the heartbeat
+    # (so `verify --public-keys` can tell a quiet chain from removed signatures; its
+    # --max-unsigned-age must exceed interval + heartbeat). Each signed head is also appended to
+    # `protocol_anchor_file` when set (a file the database administrator cannot write).
+    protocol_signing_key_file: Path | None = None
+    protocol_signing_interval_seconds: PositiveFloat = 60.0
+    protocol_signing_heartbeat_seconds: PositiveFloat = 1800.0
+    protocol_anchor_file: Path | None = None
+    # Delivery of Logboek Dataverwerkingen lines to the Logboeks of tenants with `[ldv] endpoint`:
+    # how often to look for new records, records per POST, the POST's timeout, and the longest
+    # wait before trying a Logboek that failed again (the wait doubles from 1 s up to it).
+    ldv_delivery_interval_seconds: PositiveFloat = 2.0
+    ldv_delivery_batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 200
+    ldv_delivery_timeout_seconds: PositiveFloat = 10.0
+    ldv_delivery_max_backoff_seconds: PositiveFloat = 300.0
 
     @property
     def migration_url(self) -> str | None:

@@ -15,7 +15,7 @@ import msgspec
 
 from app.identity import ClaimMapping, IssuerConfig, PortalLogin
 from app.policy import Gegevensset
-from app.tenancy import Change, Limits, MemberOrganisation, RateLimit, RuleSpec
+from app.tenancy import Change, LdvSettings, Limits, MemberOrganisation, RateLimit, RuleSpec
 from app.tenancy.models import AdminRoles, AfnemerSpec, Environment, Kind, Pattern, Status
 from app.tenancy.service import TenantState, secret_fingerprint
 
@@ -136,6 +136,7 @@ class TenantCreate(msgspec.Struct, frozen=True, kw_only=True):
     gegevenssets: dict[str, GegevenssetBody] = msgspec.field(default_factory=dict)
     rules: dict[str, RuleBody] = msgspec.field(default_factory=dict)
     limits: Limits | None = None
+    ldv: LdvSettings | None = None
 
 
 class TenantPatch(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,6 +11,12 @@ was answered, because the client went away or the server stops (499 `requestCanc
 "client closed request"; the cancellation goes on). When the record cannot be committed, for
 whatever reason, the client gets 503 `protocolUnavailable` and no person data. A record is never
 tried twice, so a protocoller that fails after its commit still leaves only that one.
+
+Every record carries the request's W3C Trace Context ids for Logboek Dataverwerkingen, taken
+once when the request arrives (`processing_ids`: the broker's span, the caller's trace and span
+from a valid `traceparent`), and, once the tenant is known, the processing activity its `[ldv]`
+maps the request's verwerking or doelbinding to, and the calling organisation (`[ldv] caller`)
+when the caller sent its trace context.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from app.errors import unexpected_error
 from app.gateway.seams import AccessResolver, Authenticator, Limiter, Protocoller, UpstreamForwarder
 from app.identity.authenticator import AuthenticatedCaller
 from app.protocol import NO_TENANT, ProtocolRecord, protocol_unavailable
-from app.telemetry import BrokerMetrics, current_trace_id
+from app.telemetry import BrokerMetrics, ProcessingIds, processing_ids
 from app.tenancy import Access
 from app.upstream import UpstreamAnswer
 
@@ -57,11 +63,15 @@ class _Trail(msgspec.Struct):
     api: Api
     occurred_at: dt.datetime
     started: float
+    ids: ProcessingIds
     caller: AuthenticatedCaller | None = None
     access: Access | None = None
     query: Query | None = None
     requested_fields: tuple[str, ...] = ()
     limit_headers: dict[str, str] = msgspec.field(default_factory=dict)
+    # Logboek Dataverwerkingen, from the tenant's `[ldv]` once the caller is known.
+    processing_activity: str | None = None
+    foreign_processor: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +88,13 @@ class GatewayPipeline:
 
     async def handle(self, api: Api, request: Request[Any, Any, Any]) -> Response[bytes]:
         """Answer one gateway request, or raise the `ProblemError` the client gets."""
-        trail = _Trail(api=api, occurred_at=dt.datetime.now(dt.UTC), started=time.perf_counter())
+        trail = _Trail(
+            api=api,
+            occurred_at=dt.datetime.now(dt.UTC),
+            started=time.perf_counter(),
+            # Once, here: the request's one record always carries the same ids, wherever it is made.
+            ids=processing_ids(request.headers.get("traceparent")),
+        )
         # Until the caller is known, its log lines carry the protocol's "no tenant" mark.
         structlog.contextvars.bind_contextvars(tenant=NO_TENANT)
         try:
@@ -105,6 +121,7 @@ class GatewayPipeline:
         trail.caller = caller = await self.authenticator.identify(request)
         # Every later log line of this request names its tenant (never the employee or a BSN).
         structlog.contextvars.bind_contextvars(tenant=caller.principal.tenant)
+        self._processing_context(caller, trail)
         if request.method != "POST":
             raise method_not_allowed()
         check_media_types(request.headers.get("content-type"), request.headers.get("accept"))
@@ -123,6 +140,15 @@ class GatewayPipeline:
             request.url.path,
             shape=lambda data: access.policy.withhold_secret_persons(sent, data),
         )
+
+    def _processing_context(self, caller: AuthenticatedCaller, trail: _Trail) -> None:
+        """The processing activity and the calling organisation of the tenant's `[ldv]`."""
+        ldv = self.resolver.ldv_settings(caller.principal.tenant)
+        trail.processing_activity = ldv.processing_activity_for(
+            caller.headers.verwerking, caller.headers.doelbinding
+        )
+        # The calling organisation is the processor of a foreign operation only if there is one.
+        trail.foreign_processor = ldv.caller if trail.ids.parent_span_id is not None else None
 
     async def _body(self, request: Request[Any, Any, Any]) -> bytes:
         length = request.headers.get("content-length")
@@ -152,7 +178,11 @@ class GatewayPipeline:
                 member_organisation=access.member_organisation if access else None,
                 occurred_at=trail.occurred_at,
                 correlation_id=correlation_id_of(request.scope),
-                trace_id=current_trace_id(),
+                trace_id=trail.ids.trace_id,
+                span_id=trail.ids.span_id,
+                parent_span_id=trail.ids.parent_span_id,
+                processing_activity=trail.processing_activity,
+                foreign_processor=trail.foreign_processor,
                 api=trail.api.value,
                 status=status,
                 latency_ms=round((time.perf_counter() - trail.started) * 1000, 3),

@@ -16,7 +16,7 @@ from app.brp import Query
 from app.identity import Principal
 from app.identity.authenticator import AuthenticatedCaller
 from app.protocol.record import ProtocolRecord
-from app.tenancy import Access
+from app.tenancy import Access, LdvSettings
 from app.upstream import AfnemerAccount, UpstreamAnswer
 from app.upstream.forwarder import Shape
 
@@ -30,9 +30,15 @@ class Authenticator(Protocol):
 
 
 class AccessResolver(Protocol):
-    """Step 2: the AfnemerID the caller acts for and its doelbinding, or 400 / 403."""
+    """Step 2: the AfnemerID the caller acts for and its doelbinding, or 400 / 403.
+
+    Also the tenant's Logboek Dataverwerkingen settings, which the protocol record of every
+    request of a known tenant needs (also of one refused before step 2 decides).
+    """
 
     def resolve(self, principal: Principal, requested: str | None, headers: Mapping[str, str]) -> Access: ...
+
+    def ldv_settings(self, tenant: str) -> LdvSettings: ...
 
 
 class Limiter(Protocol):

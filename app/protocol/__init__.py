@@ -3,10 +3,11 @@
 Owns the protocol tables (migration 0003), the writer that commits a record before a request may
 answer (`ProtocolWriter`, group commit), the per-tenant hash chain and its `verify`, monthly
 partitions and `apply_retention`, `inzage` for citizens' requests, and `export` for archive and
-audit (verifiable offline with `verify_export`). Must never log a record, a BSN or a search
-parameter, and never store a token or a secret. Requests refused before a tenant was known are
-counted into aggregate records by a lane of their own (`AnonymousLane`), so a flood of them never
-slows down a tenant's protocol.
+audit (verifiable offline with `verify_export`), and the Logboek Dataverwerkingen view of the
+records (`ldv_records`, delivered to a tenant's Logboek by `ldv_delivery`). Must never log a
+record, a BSN or a search parameter, and never store a token or a secret. Requests refused
+before a tenant was known are counted into aggregate records by a lane of their own
+(`AnonymousLane`), so a flood of them never slows down a tenant's protocol.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from app.protocol.export import (
     verify_export,
 )
 from app.protocol.inzage import InzageEntry, InzageFormat, inzage, render
+from app.protocol.ldv import LDV_VERSION, LdvContext, LdvKeyError, LdvRecord, SubjectKey, ldv_records
 from app.protocol.partitions import (
     DEFAULT_MONTHS_AHEAD,
     Partition,
@@ -49,6 +51,7 @@ __all__ = [
     "DEFAULT_MONTHS_AHEAD",
     "DEFAULT_TERM_YEARS",
     "HARD_FLOOR_YEARS",
+    "LDV_VERSION",
     "NO_TENANT",
     "BreakKind",
     "ChainBreak",
@@ -63,6 +66,9 @@ __all__ = [
     "InzageEntry",
     "InzageFormat",
     "LaneStats",
+    "LdvContext",
+    "LdvKeyError",
+    "LdvRecord",
     "Partition",
     "ProtocolAccessError",
     "ProtocolRecord",
@@ -70,6 +76,7 @@ __all__ = [
     "ProtocolWriter",
     "RetentionError",
     "RetentionReport",
+    "SubjectKey",
     "VerifyReport",
     "WriterStats",
     "apply_retention",
@@ -79,6 +86,7 @@ __all__ = [
     "format_export_report",
     "format_report",
     "inzage",
+    "ldv_records",
     "list_partitions",
     "protocol_unavailable",
     "render",

@@ -1,15 +1,16 @@
 """Aggregates: many refused requests without a tenant, accounted for in one protocol record.
 
 A request refused before its tenant was known (401, or 400 for a malformed `x-*` header) carries
-nothing of a caller: an API, a status, a problem code, its arrival, its correlation and trace ids,
-its latency. Requests that agree on everything but those per-request fields (`aggregation_key`)
+nothing of a caller: an API, a status, a problem code, its arrival, its correlation, trace and
+span ids, its latency. Requests that agree on everything but those per-request fields (`aggregation_key`)
 are counted into one `Aggregate`, which becomes one record (`ChainedRecord`) stating:
 
 - `request_count`                   how many requests it stands for (exact);
 - `occurred_at` .. `last_occurred_at`  when the first and the last of them arrived;
 - `correlation_id`, `correlation_ids`  the first one's id and those of the next ones, at most
                                     `max_ids` in all: the rest are counted, not listed;
-- `latency_ms`                      the longest of their latencies; `trace_id` is left empty.
+- `latency_ms`                      the longest of their latencies; `trace_id`, `span_id` and
+                                    `parent_span_id` are left empty.
 
 An aggregate of one request is exactly that request's own record, so a lone 401 is stored and
 hashed as it always was. A record that names persons is never merged with another (inzage lists
@@ -37,7 +38,13 @@ def aggregation_key(entry: ChainedRecord) -> ChainedRecord:
     if entry.persons:
         return entry
     return msgspec.structs.replace(
-        entry, occurred_at=_EPOCH, correlation_id="", trace_id=None, latency_ms=0.0
+        entry,
+        occurred_at=_EPOCH,
+        correlation_id="",
+        trace_id=None,
+        span_id=None,
+        parent_span_id=None,
+        latency_ms=0.0,
     )
 
 
@@ -79,6 +86,8 @@ class Aggregate:
             self._first,
             occurred_at=self._earliest,
             trace_id=None,
+            span_id=None,
+            parent_span_id=None,
             latency_ms=self._longest,
             request_count=self.count,
             last_occurred_at=self._latest,

@@ -2,7 +2,7 @@
 to append is answered.
 
 `write_batch` computes each entry's digest (`app.protocol.chain.record_digest`) and hands the
-batch, grouped per tenant, to `broker.protocol_append_linked` (migration 0012) in ONE statement,
+batch, grouped per tenant, to `broker.protocol_append_linked` (migrations 0012, 0016) in ONE statement,
 whatever the number of tenants. The database locks each tenant's head, links the digests onto it,
 inserts the records with their persons and moves the head; run outside a transaction, the
 statement commits on its own, so a head is never locked across a client round trip and writers
@@ -84,6 +84,13 @@ class _Row(msgspec.Struct, frozen=True, array_like=True):
     request_count: int
     last_occurred_at: dt.datetime | None
     correlation_ids: str
+    # Migration 0016: the context of Logboek Dataverwerkingen. Last, so that a function of the
+    # previous release (reading by position) ignores them and this one reads NULL from the
+    # shorter row of a previous writer.
+    span_id: str | None
+    parent_span_id: str | None
+    processing_activity: str | None
+    foreign_processor: str | None
 
 
 class _Group(msgspec.Struct, frozen=True):
@@ -161,6 +168,10 @@ def _row(entry: ChainedRecord, digest: bytes) -> _Row:
         request_count=entry.request_count,
         last_occurred_at=entry.last_occurred_at,
         correlation_ids=_text_array(entry.correlation_ids),
+        span_id=entry.span_id,
+        parent_span_id=entry.parent_span_id,
+        processing_activity=entry.processing_activity,
+        foreign_processor=entry.foreign_processor,
     )
 
 

@@ -26,7 +26,10 @@ Design
   the one list of a record's fields: `verify` reads back exactly these columns. The fields of an
   aggregate (`request_count`, `last_occurred_at`, `correlation_ids`; migration 0009) are left out
   of the canonical form while they hold their defaults (one request), so every record written
-  before them, and every record of one request, hashes exactly as it always did.
+  before them, and every record of one request, hashes exactly as it always did. The same holds
+  for the context of Logboek Dataverwerkingen (`span_id`, `parent_span_id`,
+  `processing_activity`, `foreign_processor`; migration 0016): left out while `None`, so records
+  written before them keep their canonical bytes.
 - **What `verify` detects** (see `app.protocol.verify`): a changed record or person row (its hash
   no longer matches), a forged record (a duplicate sequence number, a broken link, or a record
   beyond the head), and a removed record (a gap, or a head ahead of the last record). Retention
@@ -119,6 +122,14 @@ class ChainedRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     request_count: int = 1
     last_occurred_at: dt.datetime | None = None
     correlation_ids: tuple[str, ...] = ()
+    # The context of Logboek Dataverwerkingen (migration 0016), `None` in every earlier record: the
+    # broker's span of the request (16 lowercase hex digits), the caller's span from its W3C
+    # `traceparent`, the URI of the processing activity in the tenant's register, and the calling
+    # organisation's URI (only when the caller sent its trace context).
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    processing_activity: str | None = None
+    foreign_processor: str | None = None
 
     def canonical(self) -> bytes:
         """The bytes that are hashed: JSON with sorted keys, times in UTC with microseconds."""
@@ -162,6 +173,10 @@ def chained(record: ProtocolRecord) -> ChainedRecord:
         problem_code=record.problem_code,
         latency_ms=float(record.latency_ms),
         persons=tuple((person.bsn, person.role.value) for person in record.persons),
+        span_id=record.span_id,
+        parent_span_id=record.parent_span_id,
+        processing_activity=record.processing_activity,
+        foreign_processor=record.foreign_processor,
     )
 
 

@@ -22,6 +22,13 @@ Formats
   `None` from an empty text, and the prefix changes values, so a CSV export is for reading; its
   integrity as a file is in the manifest's SHA-256, but only a JSONL export can be verified
   record by record (`verify_export` refuses a CSV).
+- **ldv**: the records as Logboek Dataverwerkingen lines (`app.protocol.ldv`, LDV 1.0.0), one
+  JSON line per LDV record, the same lines (and ids) the delivery to the tenant's Logboek sends;
+  data subjects encrypted to the tenant's `[ldv] subject_key` (an export without one is refused:
+  a BSN never leaves in clear). It is derived data: the manifest carries the chain proof of the
+  protocol records the lines were made from (and `lines`, their number), so the JSONL export of
+  the same period proves them; the lines themselves cannot be re-hashed into the chain, and
+  `verify_export` refuses an LDV export.
 
 The manifest
 ------------
@@ -68,9 +75,12 @@ from app.protocol.chain import (
     normalise_time,
     record_digest,
 )
+from app.protocol.ldv import LdvContext
+from app.protocol.ldv_subjects import LdvKeyError
 
 __all__ = [
     "EXPORT_BATCH",
+    "RECORD_SELECT",
     "ExportBreak",
     "ExportBreakKind",
     "ExportError",
@@ -84,10 +94,12 @@ __all__ = [
     "format_export_report",
     "manifest_bytes",
     "manifest_path",
+    "record_from_row",
     "verify_export",
 ]
 
-ExportFormat = Literal["jsonl", "csv"]
+ExportFormat = Literal["jsonl", "csv", "ldv"]
+EXPORT_FORMATS: Final[tuple[ExportFormat, ...]] = ("jsonl", "csv", "ldv")
 # Rows fetched per round trip of the cursor: what an export holds in memory at most.
 EXPORT_BATCH: Final = 1000
 MANIFEST_VERSION: Final = 1
@@ -99,7 +111,9 @@ _RANGE: Final = """
 SELECT min(seq) AS first_seq, max(seq) AS last_seq FROM protocol_records
 WHERE tenant = $1 AND occurred_at >= $2 AND occurred_at < $3
 """
-_ROWS: Final = f"""
+# Every stored column of a record with its links and persons, as `record_from_row` reads them; the
+# caller adds its WHERE and ORDER BY (shared with the LDV delivery).
+RECORD_SELECT: Final = f"""
 SELECT {", ".join(_AS_STORED.get(name, f"r.{name}") for name in _STORED)}, r.prev_hash, r.hash,
        coalesce(p.bsns, '{{}}') AS person_bsns, coalesce(p.roles, '{{}}') AS person_roles
 FROM protocol_records r
@@ -108,9 +122,10 @@ LEFT JOIN LATERAL (
     FROM protocol_persons p
     WHERE p.tenant = r.tenant AND p.seq = r.seq AND p.occurred_at = r.occurred_at
 ) p ON true
-WHERE r.tenant = $1 AND r.seq >= $2 AND r.seq <= $3
-ORDER BY r.seq, r.occurred_at
 """  # noqa: S608 -- the identifiers are ChainedRecord's field names, never input
+_ROWS: Final = (
+    RECORD_SELECT + "WHERE r.tenant = $1 AND r.seq >= $2 AND r.seq <= $3 ORDER BY r.seq, r.occurred_at"
+)
 _HEAD: Final = "SELECT seq, hash FROM protocol_chain_heads WHERE tenant = $1"
 _VERIFIED: Final = (
     "SELECT through_seq, through_hash FROM protocol_verified WHERE tenant = $1 ORDER BY id DESC LIMIT 1"
@@ -118,6 +133,7 @@ _VERIFIED: Final = (
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _CSV_COLUMNS: Final = (*ChainedRecord.__struct_fields__, "prev_hash", "hash")
 _READ_CHUNK: Final = 1 << 16
+_LDV_ENCODER: Final = msgspec.json.Encoder()
 
 
 class ExportError(Exception):
@@ -149,6 +165,8 @@ class ExportManifest(msgspec.Struct, frozen=True, kw_only=True):
     sha256: str
     broker_version: str
     created_at: dt.datetime
+    # An ldv export: how many LDV lines the file holds (a record gives one or more).
+    lines: int | None = None
 
 
 class _Line(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -208,10 +226,11 @@ async def export(
 ) -> ExportManifest:
     """Write `tenant`'s records of `from_ <= occurred_at < to` to `out` and its manifest beside it.
 
-    `progress` is called with the number of records written after each batch.
+    `progress` is called with the number of records written after each batch. The ldv format
+    reads the tenant's `[ldv]` settings in the same snapshot; without a subject key it is refused.
     """
-    if fmt not in ("jsonl", "csv"):
-        raise ExportError(f"unknown export format {fmt!r}; use jsonl or csv")
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; use jsonl, csv or ldv")
     start, end = normalise_time(from_), normalise_time(to)
     if start >= end:
         raise ExportError("the period is empty: --from must lie before --to")
@@ -222,8 +241,16 @@ async def export(
                 operator_connection(url) as connection,
                 connection.transaction(isolation="repeatable_read", readonly=True),
             ):
+                ldv = await _ldv_context(connection, tenant) if fmt == "ldv" else None
                 written = await _write(
-                    connection, tenant, start=start, end=end, fmt=fmt, handle=handle, progress=progress
+                    connection,
+                    tenant,
+                    start=start,
+                    end=end,
+                    fmt=fmt,
+                    handle=handle,
+                    progress=progress,
+                    ldv=ldv,
                 )
                 manifest = await export_manifest(connection, tenant, written, start=start, end=end, fmt=fmt)
         os.replace(partial, out)
@@ -271,16 +298,18 @@ async def export_manifest(
         sha256=written.sha256.hexdigest(),
         broker_version=_broker_version(),
         created_at=dt.datetime.now(dt.UTC),
+        lines=written.lines if fmt == "ldv" else None,
     )
 
 
 class ExportTally:
     """What was exported so far: counted and hashed as it goes (for the manifest)."""
 
-    __slots__ = ("first_seq", "last_hash", "last_seq", "records", "sha256", "start_hash")
+    __slots__ = ("first_seq", "last_hash", "last_seq", "lines", "records", "sha256", "start_hash")
 
     def __init__(self) -> None:
         self.records = 0
+        self.lines = 0
         self.first_seq: int | None = None
         self.last_seq: int | None = None
         self.start_hash: str | None = None
@@ -297,9 +326,11 @@ async def _write(
     fmt: ExportFormat,
     handle: IO[bytes],
     progress: Callable[[int], None] | None,
+    ldv: LdvContext | None,
 ) -> ExportTally:
     written = ExportTally()
-    async for data in export_lines(connection, tenant, start=start, end=end, fmt=fmt, written=written):
+    lines = export_lines(connection, tenant, start=start, end=end, fmt=fmt, written=written, ldv=ldv)
+    async for data in lines:
         handle.write(data)
         if progress is not None and written.records and written.records % EXPORT_BATCH == 0:
             handle.flush()
@@ -317,27 +348,67 @@ async def export_lines(
     end: dt.datetime,
     fmt: ExportFormat,
     written: ExportTally,
+    ldv: LdvContext | None = None,
 ) -> AsyncIterator[bytes]:
     """The export's lines (a CSV header first), read by cursor inside the caller's transaction.
 
     Counts and hashes each line into `written` before it is yielded, so the manifest can be made
-    (`export_manifest`) once the lines are done. Memory stays at one batch of the cursor.
+    (`export_manifest`) once the lines are done. Memory stays at one batch of the cursor. The ldv
+    format needs the tenant's `ldv` context, and yields a record's LDV lines together.
     """
     if fmt == "csv":
         yield _tallied(written, _csv_row(_CSV_COLUMNS))
+    encode = _encoder(fmt, ldv, written)
     bounds = await connection.fetchrow(_RANGE, tenant, start, end)
     if bounds is None or bounds["first_seq"] is None:
         return
-    encode = _jsonl_line if fmt == "jsonl" else _csv_line
     rows = connection.cursor(_ROWS, tenant, bounds["first_seq"], bounds["last_seq"], prefetch=EXPORT_BATCH)
     async for row in rows:
-        record, prev_hash, stored_hash = _from_row(row), bytes(row["prev_hash"]), bytes(row["hash"])
+        record, prev_hash, stored_hash = record_from_row(row), bytes(row["prev_hash"]), bytes(row["hash"])
         if written.first_seq is None:
             written.first_seq, written.start_hash = record.seq, prev_hash.hex()
         data = _tallied(written, encode(record, prev_hash, stored_hash))
         written.records += 1
         written.last_seq, written.last_hash = record.seq, stored_hash.hex()
         yield data
+
+
+def _encoder(
+    fmt: ExportFormat, ldv: LdvContext | None, written: ExportTally
+) -> Callable[[ChainedRecord, bytes, bytes], bytes]:
+    if fmt == "jsonl":
+        return _jsonl_line
+    if fmt == "csv":
+        return _csv_line
+    if ldv is None:
+        raise ExportError("an ldv export needs the tenant's [ldv] settings (its subject_key)")
+    context = ldv
+
+    def ldv_lines(record: ChainedRecord, _prev_hash: bytes, _stored_hash: bytes) -> bytes:
+        lines = context.lines(record)
+        written.lines += len(lines)
+        return b"".join(_LDV_ENCODER.encode(line) + b"\n" for line in lines)
+
+    return ldv_lines
+
+
+async def _ldv_context(connection: Connection, tenant: str) -> LdvContext:
+    """The LDV context of `tenant` from its configuration, read in the export's snapshot."""
+    from app.tenancy import store
+
+    await store.scope_to(connection, tenant)
+    try:
+        spec = await store.read_tenant(connection)
+    except msgspec.ValidationError:
+        raise ExportError(f"tenant {tenant!r}: the stored configuration does not fit the model") from None
+    if spec is None:
+        raise ExportError(
+            f"tenant {tenant!r} is not configured (removed?): an ldv export needs its [ldv] subject_key"
+        )
+    try:
+        return LdvContext.for_tenant(spec.ldv)
+    except LdvKeyError as error:
+        raise ExportError(f"tenant {tenant!r}: {error}") from None
 
 
 def _tallied(written: ExportTally, data: bytes) -> bytes:
@@ -378,7 +449,8 @@ async def _point(connection: Connection, query: str, tenant: str) -> ChainPoint 
     return None if row is None else ChainPoint(int(row[0]), bytes(row[1]).hex())
 
 
-def _from_row(row: asyncpg.Record) -> ChainedRecord:
+def record_from_row(row: asyncpg.Record) -> ChainedRecord:
+    """The chained record of a row of `RECORD_SELECT`."""
     stored: dict[str, object] = {name: row[name] for name in _STORED}
     stored["persons"] = tuple(zip(row["person_bsns"], row["person_roles"], strict=True))
     return msgspec.convert(stored, ChainedRecord)
@@ -395,6 +467,13 @@ def verify_export(path: Path) -> ExportReport:
     """Verify the JSONL export at `path` against its manifest, offline; raise `ExportError` when
     the export or its manifest cannot be read at all."""
     manifest = _read_manifest(path)
+    if manifest.format == "ldv":
+        raise ExportError(
+            f"{path}: an ldv export is derived data (Logboek lines, subjects encrypted) and cannot be "
+            "verified record by record; verify the jsonl export of the same period, whose manifest "
+            f"names the same records (seq {manifest.first_seq or 0}..{manifest.last_seq or 0}, "
+            f"last hash {manifest.last_hash or '-'})"
+        )
     if manifest.format != "jsonl":
         raise ExportError(
             f"{path}: only a JSONL export can be verified offline (this one is {manifest.format})"

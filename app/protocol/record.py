@@ -2,7 +2,9 @@
 
 Who (tenant, member organisation, employee, application), when, why (doelbinding, verwerking),
 for which afnemer, what was asked (API, type, parameters as sent to RvIG, fields), what came of it
-(status, problem code, latency) and about whom (each BSN, found in a search or consulted).
+(status, problem code, latency) and about whom (each BSN, found in a search or consulted); and
+what Logboek Dataverwerkingen derives its records from later: the trace and span ids of the
+request, the caller's span, the processing activity and the calling organisation.
 """
 
 from __future__ import annotations
@@ -41,3 +43,9 @@ class ProtocolRecord(msgspec.Struct, frozen=True, kw_only=True):
     sent_fields: tuple[str, ...] = ()
     problem_code: str | None = None
     persons: tuple[PersonRef, ...] = ()
+    # Logboek Dataverwerkingen: the broker's span of the request, the caller's span (from a valid
+    # W3C `traceparent`), the processing activity's URI and the calling organisation's URI.
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    processing_activity: str | None = None
+    foreign_processor: str | None = None

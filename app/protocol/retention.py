@@ -8,13 +8,31 @@ anything is touched. `now` may be given (tests, a re-run) but never later than t
 
 Before dropping, per tenant, a checkpoint is appended to `protocol_retention`: the highest sequence
 number removed, its hash, and how many records with a lower number stay (those that fell in a
-younger partition). `verify` continues the chain from there. Everything happens in one transaction,
-as the owner role, waiting at most `lock_timeout_ms` for the table locks a drop needs. A run costs
-a few index probes per partition and tenant, and one DROP per dropped partition: the same for a
-month of a thousand records as for a month of millions (`tests/benchmarks/protocol_scale.py`).
+younger partition). `verify` continues the chain from there. Checkpoints and drops happen in one
+transaction, as the owner role, waiting at most `lock_timeout_ms` for the table locks a drop
+needs. A run costs a few index probes per partition and tenant, and one DROP per dropped
+partition: the same for a month of a thousand records as for a month of millions
+(`tests/benchmarks/protocol_scale.py`).
 
 Also creates the coming months' partitions, so a daily `brp-broker protocol retention` keeps them
 ahead even when no writer runs.
+
+Then it thins the signed chain heads (`broker.protocol_signed_heads`, migrations 0018 and 0019),
+which the signer adds about once a minute per active chain, plus heartbeats. Per chain, through
+`broker.protocol_thin_signed_heads` (the one way the database lets them be deleted), in a
+statement of its own after the drop committed (the drop's locks stop the writers; a long delete
+must not prolong them):
+
+- every signed head of the last `keep_signed_heads_days` (whole UTC days, default 35) stays;
+- before that, the newest signed head of each UTC day stays, and so does the first signed head at
+  or above the chain's latest retention checkpoint (`verify` compares it with the checkpoint);
+- signed heads of records retention removed are pruned: `verify` has nothing left to compare them
+  with (the checkpoint's own is the one kept above).
+
+What `verify --public-keys` relies on survives: the newest signature of each chain (the unsigned
+check), a signature at or just above the checkpoint, and each day's newest signature, each of
+which vouches for the whole chain below it — so a rewrite of any record older than the window is
+still caught, at the first kept signature after it.
 """
 
 from __future__ import annotations
@@ -28,8 +46,11 @@ from app.protocol.access import Connection, operator_connection
 from app.protocol.partitions import DEFAULT_MONTHS_AHEAD, Partition, ensure_partitions, list_partitions
 
 __all__ = [
+    "DEFAULT_KEEP_SIGNED_HEADS_DAYS",
     "DEFAULT_TERM_YEARS",
     "HARD_FLOOR_YEARS",
+    "MAX_KEEP_SIGNED_HEADS_DAYS",
+    "MIN_KEEP_SIGNED_HEADS_DAYS",
     "RetentionError",
     "RetentionReport",
     "apply_retention",
@@ -38,6 +59,12 @@ __all__ = [
 
 HARD_FLOOR_YEARS: Final = 20
 DEFAULT_TERM_YEARS: Final = 20
+# Signed heads of this many whole UTC days stay in full: a month of audits, and a few days over.
+DEFAULT_KEEP_SIGNED_HEADS_DAYS: Final = 35
+# The database refuses to thin the last day (it holds each chain's newest signature).
+MIN_KEEP_SIGNED_HEADS_DAYS: Final = 1
+# A hundred years: "keep every signed head" (e.g. while tampering is investigated).
+MAX_KEEP_SIGNED_HEADS_DAYS: Final = 36_525
 # The caller's `now` may run ahead of the database's clock by this much (clock skew), no more.
 _CLOCK_SKEW: Final = dt.timedelta(minutes=5)
 
@@ -65,6 +92,9 @@ _CHECKPOINT: Final = """
 INSERT INTO protocol_retention (tenant, through_seq, through_hash, leftover, cutoff, partitions)
 VALUES ($1, $2, $3, $4, $5, $6)
 """
+# Every chain the signer may have signed: it signs chain heads, and a head never disappears.
+_CHAINS: Final = "SELECT tenant FROM protocol_chain_heads ORDER BY tenant"
+_THIN: Final = "SELECT thinned, pruned FROM protocol_thin_signed_heads($1, $2)"
 
 
 class RetentionError(Exception):
@@ -72,12 +102,20 @@ class RetentionError(Exception):
 
 
 class RetentionReport(msgspec.Struct, frozen=True):
-    """What one run did: the cutoff, the partitions dropped, the tenants checkpointed."""
+    """What one run did: the cutoff, the partitions dropped, the tenants checkpointed.
+
+    And the signed heads: every one signed from `signed_heads_kept_since` (a UTC midnight) on was
+    kept; `signed_heads_thinned` older ones went (not the newest of their day), and
+    `signed_heads_pruned` of records retention removed.
+    """
 
     cutoff: dt.datetime
     dropped: tuple[str, ...]
     checkpoints: int
     partitions_created: int
+    signed_heads_kept_since: dt.datetime
+    signed_heads_thinned: int
+    signed_heads_pruned: int
 
 
 def years_before(moment: dt.datetime, years: int) -> dt.datetime:
@@ -96,12 +134,19 @@ async def apply_retention(
     now: dt.datetime | None = None,
     months_ahead: int = DEFAULT_MONTHS_AHEAD,
     lock_timeout_ms: int = 10_000,
+    keep_signed_heads_days: int = DEFAULT_KEEP_SIGNED_HEADS_DAYS,
 ) -> RetentionReport:
-    """Drop the partitions older than the term (as the owner, at `url`); see the module docstring."""
+    """Drop the partitions older than the term, then thin the signed heads (as the owner, at `url`).
+
+    See the module docstring; nothing is touched when a term, `now` or `keep_signed_heads_days`
+    is refused.
+    """
     _check_terms(term_years, minimum_years)
+    _check_keep_days(keep_signed_heads_days)
     async with operator_connection(url) as connection:
         database_now: dt.datetime = await connection.fetchval("SELECT now()")
-        cutoff = years_before(_check_now(now, database_now), term_years)
+        moment = _check_now(now, database_now)
+        cutoff = years_before(moment, term_years)
         created = await ensure_partitions(connection, months_ahead)
         async with connection.transaction():
             await connection.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
@@ -109,11 +154,17 @@ async def apply_retention(
             checkpoints = await _checkpoint(connection, doomed, cutoff) if doomed else 0
             for partition in doomed:
                 await connection.execute(f"DROP TABLE broker.{_identifier(partition.name)}")
+        # Never later than the database's clock (a `now` within the skew may run ahead of it).
+        keep_since = min(moment, database_now) - dt.timedelta(days=keep_signed_heads_days)
+        thinned, pruned = await _thin_signed_heads(connection, keep_since)
     return RetentionReport(
         cutoff=cutoff,
         dropped=tuple(p.name for p in doomed),
         checkpoints=checkpoints,
         partitions_created=created,
+        signed_heads_kept_since=_utc_midnight(keep_since),
+        signed_heads_thinned=thinned,
+        signed_heads_pruned=pruned,
     )
 
 
@@ -125,6 +176,14 @@ def _check_terms(term_years: int, minimum_years: int) -> None:
     if term_years < minimum_years:
         raise RetentionError(
             f"the retention term ({term_years} years) is below the minimum ({minimum_years})"
+        )
+
+
+def _check_keep_days(days: int) -> None:
+    if not MIN_KEEP_SIGNED_HEADS_DAYS <= days <= MAX_KEEP_SIGNED_HEADS_DAYS:
+        raise RetentionError(
+            f"signed heads are kept in full for {MIN_KEEP_SIGNED_HEADS_DAYS} to "
+            f"{MAX_KEEP_SIGNED_HEADS_DAYS} days, not {days}"
         )
 
 
@@ -152,6 +211,26 @@ async def _checkpoint(connection: Connection, doomed: list[Partition], cutoff: d
         await connection.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
         await connection.execute(_CHECKPOINT, tenant, through_seq, through_hash, leftover, cutoff, names)
     return len(rows)
+
+
+async def _thin_signed_heads(connection: Connection, keep_since: dt.datetime) -> tuple[int, int]:
+    """Thin each chain's signed heads signed before `keep_since`; (thinned, pruned) in all.
+
+    One statement (and transaction) per chain: a first run over years of unthinned heads deletes
+    a chain's worth at a time, never the whole table's in one transaction.
+    """
+    thinned = pruned = 0
+    for chain in await connection.fetch(_CHAINS):
+        row = await connection.fetchrow(_THIN, chain["tenant"], keep_since)
+        assert row is not None  # the function returns exactly one row
+        thinned += int(row["thinned"])
+        pruned += int(row["pruned"])
+    return thinned, pruned
+
+
+def _utc_midnight(moment: dt.datetime) -> dt.datetime:
+    """The start of `moment`'s UTC day: where the database's thinning keeps every signed head from."""
+    return moment.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _identifier(name: str) -> str:

@@ -30,11 +30,14 @@ from app.telemetry.middleware import TracingMiddleware
 from app.telemetry.otlp import OtlpExport, TracingConfigError, otlp_export_from_environment
 from app.telemetry.spans import BrokerTracer, TracedRecorder, http_outcome
 from app.telemetry.tracing import (
+    ProcessingIds,
     ScrubbingSpanExporter,
+    caller_span_context,
     configure_tracing,
     current_trace_id,
     current_traceparent,
     instrument_asyncpg,
+    processing_ids,
 )
 
 __all__ = [
@@ -49,12 +52,14 @@ __all__ = [
     "LabelKind",
     "MetricsController",
     "OtlpExport",
+    "ProcessingIds",
     "ScrubbingSpanExporter",
     "TokenOutcome",
     "TracedRecorder",
     "TracingConfigError",
     "TracingMiddleware",
     "TransportFailure",
+    "caller_span_context",
     "clean_label",
     "configure_tracing",
     "current_trace_id",
@@ -62,5 +67,6 @@ __all__ = [
     "http_outcome",
     "instrument_asyncpg",
     "otlp_export_from_environment",
+    "processing_ids",
     "shared_between_processes",
 ]

@@ -131,12 +131,18 @@ class BrokerMetrics:
         "_certificate_expiry",
         "_commit_seconds",
         "_degraded",
+        "_ldv_delivered",
+        "_ldv_failed",
+        "_ldv_lag",
+        "_ldv_skipped",
         "_limited",
         "_max_series",
         "_reachable",
         "_refused",
         "_requests",
         "_shared",
+        "_signed_head",
+        "_signing_failures",
         "_token_requests",
         "_upstream",
         "registry",
@@ -164,7 +170,9 @@ class BrokerMetrics:
         self._create_upstream_state_metrics()
         self._create_token_metrics()
         self._create_protocol_metrics()
+        self._create_signing_metrics()
         self._create_ratelimit_metrics()
+        self._create_ldv_metrics()
         if process_collectors and not self._shared:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
@@ -217,6 +225,14 @@ class BrokerMetrics:
         counted.inc(requests)
         stored.inc(records)
 
+    def protocol_head_signed(self, tenant: str | None, seq: int) -> None:
+        """`tenant`'s chain head was signed at `seq` (None: the chain of requests without a tenant)."""
+        self._signed_head((tenant,)).set(seq)
+
+    def protocol_signing_failed(self) -> None:
+        """One round of the head signer (or of its anchor file) failed."""
+        self._signing_failures.inc()
+
     def ratelimit_degraded(self, degraded: bool) -> None:
         """Whether the rate limiter runs on its in-process fallback (Redis unreachable)."""
         self._degraded.set(1 if degraded else 0)
@@ -224,6 +240,22 @@ class BrokerMetrics:
     def ratelimited(self, tenant: str, key_kind: KeyKind) -> None:
         """One request refused (429) by the limit on `key_kind`."""
         self._limited((tenant, key_kind)).inc()
+
+    def ldv_delivered(self, tenant: str, lines: int) -> None:
+        """`lines` Logboek Dataverwerkingen lines of `tenant` confirmed by its Logboek."""
+        self._ldv_delivered((tenant,)).inc(lines)
+
+    def ldv_delivery_failed(self, tenant: str, reason: str) -> None:
+        """One batch of `tenant`'s LDV lines not delivered, and why (a closed vocabulary)."""
+        self._ldv_failed((tenant, reason)).inc()
+
+    def ldv_lag(self, tenant: str, records: int) -> None:
+        """How many of `tenant`'s protocol records its Logboek has not confirmed yet."""
+        self._ldv_lag((tenant,)).set(records)
+
+    def ldv_skipped(self, tenant: str, records: int) -> None:
+        """`records` of `tenant` that retention removed before they reached its Logboek."""
+        self._ldv_skipped((tenant,)).inc(records)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format: of every worker process when they share a folder."""
@@ -386,6 +418,29 @@ class BrokerMetrics:
             for ok, label in ((True, "ok"), (False, "failed"))
         }
 
+    def _create_signing_metrics(self) -> None:
+        # Published where the database administrator cannot change it (app/protocol/signed_heads.py).
+        signed = _Family(
+            Gauge(
+                "protocol_signed_head_seq",
+                "The sequence number of the newest signed head of the tenant's protocol chain.",
+                _names((LabelKind.TENANT,)),
+                namespace=_NAMESPACE,
+                registry=self.registry,
+                multiprocess_mode="max",  # heads only move forward; any worker may have signed
+            ),
+            (LabelKind.TENANT,),
+        )
+        self._signed_head: _Bound[tuple[str | None], Gauge] = _Bound(
+            lambda key, overflow: self._child(signed, key, overflow), self._max_series
+        )
+        self._signing_failures = _counter(
+            self.registry,
+            "protocol_signing_failures",
+            "Rounds of the protocol head signer (or appends to its anchor file) that failed.",
+            (),
+        )
+
     def _create_ratelimit_metrics(self) -> None:
         self._degraded = Gauge(
             "ratelimit_degraded",
@@ -406,6 +461,60 @@ class BrokerMetrics:
         )
         self._limited: _Bound[_LimitKey, Counter] = _Bound(
             lambda key, overflow: self._child(limited, key, overflow), self._max_series
+        )
+
+    def _create_ldv_metrics(self) -> None:
+        tenant = (LabelKind.TENANT,)
+        delivered = _Family(
+            _counter(
+                self.registry,
+                "ldv_delivered_lines",
+                "Logboek Dataverwerkingen lines confirmed by the tenant's Logboek.",
+                _names(tenant),
+            ),
+            tenant,
+        )
+        self._ldv_delivered: _Bound[tuple[str], Counter] = _Bound(
+            lambda key, overflow: self._child(delivered, key, overflow), self._max_series
+        )
+        kinds = (LabelKind.TENANT, LabelKind.OUTCOME)
+        failed = _Family(
+            _counter(
+                self.registry,
+                "ldv_delivery_failures",
+                "Batches of LDV lines not delivered to the tenant's Logboek, by reason.",
+                _names(kinds),
+            ),
+            kinds,
+        )
+        self._ldv_failed: _Bound[tuple[str, str], Counter] = _Bound(
+            lambda key, overflow: self._child(failed, key, overflow), self._max_series
+        )
+        lag = _Family(
+            Gauge(
+                "ldv_delivery_lag_records",
+                "Protocol records of the tenant its Logboek has not confirmed yet.",
+                _names(tenant),
+                namespace=_NAMESPACE,
+                registry=self.registry,
+                multiprocess_mode="mostrecent",
+            ),
+            tenant,
+        )
+        self._ldv_lag: _Bound[tuple[str], Gauge] = _Bound(
+            lambda key, overflow: self._child(lag, key, overflow), self._max_series
+        )
+        skipped = _Family(
+            _counter(
+                self.registry,
+                "ldv_skipped_records",
+                "Protocol records retention removed before they reached the tenant's Logboek.",
+                _names(tenant),
+            ),
+            tenant,
+        )
+        self._ldv_skipped: _Bound[tuple[str], Counter] = _Bound(
+            lambda key, overflow: self._child(skipped, key, overflow), self._max_series
         )
 
     def _child(self, family: _Family[_M], raw: Sequence[str | int | None], overflow: bool) -> _M:

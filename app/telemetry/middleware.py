@@ -11,6 +11,8 @@ caller's trace continues through the broker (and on to RvIG, see `current_tracep
 caller's sampling decision holds. The caller thereby chooses the trace id in the protocol record,
 as it chooses `x-correlation-id`: both are aids to follow one processing across organisations,
 never evidence; the record itself is kept and chained by the broker. `tracestate` is not read.
+The server span's trace and span ids, sampled or not, are the request's ids in the protocol
+record and in Logboek Dataverwerkingen (`processing_ids`, which parses the same first header).
 Paths in `untraced` (probes, scrapes) get no span at all.
 """
 

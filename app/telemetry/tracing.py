@@ -11,8 +11,11 @@ the current trace id for the protocol record.
   attributes, events and links pass the logging module's redaction (BSN-like numbers, bearer
   tokens, JWTs, secret-named keys), SQL parameters and stack traces are dropped, and exceptions
   are known by their type only — the same rule as the logs.
-- `current_trace_id` (for the protocol record) and `current_traceparent` (the W3C header passed on
-  to RvIG) describe the current span.
+- `current_trace_id` (a sampled trace's id, for the admin API's own records) and
+  `current_traceparent` (the W3C header passed on to RvIG) describe the current span.
+- `processing_ids` gives every gateway request the ids Logboek Dataverwerkingen requires, sampled
+  or not, traced or not (the standard allows no sampling): the broker's own span when tracing
+  made one, otherwise ids of its own; the caller's trace and span from a valid `traceparent`.
 - `instrument_asyncpg` turns on opentelemetry-instrumentation-asyncpg with
   `capture_parameters=False` (its default, made explicit): spans carry the SQL text with its `$n`
   placeholders and never the values bound to them, which in protocol inserts are BSNs.
@@ -23,9 +26,10 @@ identifiers (tenant slug, AfnemerID, API, route, status), never request or respo
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
@@ -45,7 +49,8 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, SpanKind, Status
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes, AttributeValue
 
 from app.logging import redact_value
@@ -55,12 +60,17 @@ if TYPE_CHECKING:
     from opentelemetry.trace import TraceState
 
 __all__ = [
+    "ProcessingIds",
     "ScrubbingSpanExporter",
+    "caller_span_context",
     "configure_tracing",
     "current_trace_id",
     "current_traceparent",
     "instrument_asyncpg",
+    "processing_ids",
 ]
+
+_PROPAGATOR: Final = TraceContextTextMapPropagator()
 
 # Attributes that may hold values bound to SQL (person data) or text quoting them.
 _DROPPED: Final = frozenset(
@@ -85,11 +95,12 @@ def configure_tracing(
 ) -> TracerProvider:
     """A tracer provider for one app; the caller shuts it down (`provider.shutdown()`).
 
-    Without `exporter` nothing is sampled: spans are non-recording and `current_trace_id()`
-    gives `None`. With one, root spans are sampled at `sample_ratio` (only server spans with
-    `server_roots_only`) and exported in batches (at once with `synchronous=True`, for tests)
-    through `ScrubbingSpanExporter`. A span with a parent follows its parent's decision, also a
-    remote parent's (a caller's `traceparent`).
+    Without `exporter` nothing is sampled: spans are non-recording (with valid ids, which
+    `processing_ids` uses) and `current_trace_id()` gives `None`. With one, root spans are
+    sampled at `sample_ratio` (only server spans with `server_roots_only`) and exported in
+    batches (at once with `synchronous=True`, for tests) through `ScrubbingSpanExporter`. A
+    span with a parent follows its parent's decision, also a remote parent's (a caller's
+    `traceparent`).
     """
     resource = Resource.create({SERVICE_NAME: service_name})
     if exporter is None:
@@ -109,9 +120,10 @@ def configure_tracing(
 
 
 def current_trace_id() -> str | None:
-    """The current trace's id as 32 hex digits, for the protocol record; `None` if not sampled.
+    """The current trace's id as 32 hex digits; `None` if not sampled.
 
-    An unsampled trace is exported nowhere, so its id would lead nowhere.
+    An unsampled trace is exported nowhere, so its id would lead nowhere. (A gateway request's
+    protocol record takes its ids from `processing_ids`, which always gives them.)
     """
     context = trace.get_current_span().get_span_context()
     if not context.is_valid or not context.trace_flags.sampled:
@@ -128,6 +140,64 @@ def current_traceparent() -> str | None:
     if not context.is_valid:
         return None
     return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
+class ProcessingIds(NamedTuple):
+    """The W3C Trace Context ids of one request, as lowercase hex (Logboek Dataverwerkingen).
+
+    `trace_id` (32 digits) and `span_id` (16) identify the broker's action; `parent_span_id` is
+    the caller's span (16 digits) when the caller sent a valid `traceparent`, else `None`.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+
+
+def processing_ids(traceparent: str | None) -> ProcessingIds:
+    """The ids of the current request, given its (first) `traceparent` header; call once per request.
+
+    With tracing on, the request's server span (`TracingMiddleware`) is current: its trace id and
+    span id are used, so the protocol, the LDV record and the exported trace name one action. Its
+    trace is the caller's when the caller sent a valid `traceparent`, whether or not either side
+    samples. Without a current span, the trace id is the caller's (or a fresh one) and the span id
+    a fresh one. `parent_span_id` is the caller's span id when the ids continue the caller's trace.
+    """
+    caller = caller_span_context(traceparent)
+    current = trace.get_current_span().get_span_context()
+    if current.is_valid and not current.is_remote:
+        trace_id, span_id = current.trace_id, current.span_id
+    else:
+        trace_id = caller.trace_id if caller is not None else _random_id(128)
+        span_id = _random_id(64)
+    parent = caller.span_id if caller is not None and caller.trace_id == trace_id else None
+    return ProcessingIds(
+        trace_id=trace.format_trace_id(trace_id),
+        span_id=trace.format_span_id(span_id),
+        parent_span_id=None if parent is None else trace.format_span_id(parent),
+    )
+
+
+def caller_span_context(traceparent: str | None) -> SpanContext | None:
+    """The caller's span from a W3C `traceparent` header value; `None` when absent or invalid.
+
+    Parsed by OpenTelemetry's propagator, exactly as `TracingMiddleware` parses it: version `00`
+    with 32 and 16 lowercase hex digits (neither all zeros) and 2 of flags; a higher version is
+    read as W3C Trace Context requires (its first four fields), version `ff` never.
+    """
+    if not traceparent:
+        return None
+    context = _PROPAGATOR.extract({"traceparent": traceparent})
+    span_context = trace.get_current_span(context).get_span_context()
+    return span_context if span_context.is_valid else None
+
+
+def _random_id(bits: int) -> int:
+    # Unpredictable (ids are shown to other organisations) and never the invalid all-zero id.
+    while True:
+        value = secrets.randbits(bits)
+        if value:
+            return value
 
 
 class _ServerRoots(Sampler):

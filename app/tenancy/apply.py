@@ -77,7 +77,7 @@ T = TypeVar("T")
 _SYMBOL: Final = {"add": "+", "change": "~", "remove": "-"}
 _LIMIT_SCOPES: Final = ("tenant", "afnemer", "employee")
 # The tenant's own attributes (the rest of a TenantSpec are objects of their own).
-_TENANT_FIELDS: Final = ("name", "kind", "pattern", "status", "admin")
+_TENANT_FIELDS: Final = ("name", "kind", "pattern", "status", "admin", "ldv")
 
 
 class TenancyApplyError(Exception):

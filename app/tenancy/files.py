@@ -10,7 +10,13 @@ checks the same against the tenants already in the database.
 
 It never reads a secret: a client secret must be a reference (`env:`, `file:`) or an `enc:v1:`
 value, and only an `enc:` value is checked further (decrypted and thrown away) when the
-key-encryption key is at hand. No message ever quotes a secret value.
+key-encryption key is at hand. No message ever quotes a secret value, nor any member of a key.
+
+`[ldv]` (Logboek Dataverwerkingen, `LdvSettings`): URIs are absolute (`http`, `https` or `urn`,
+at most 2048 characters, no user name or password); at most 200 `processing_activities`, each
+key 1 to 256 characters; `subject_key` is a public JWK (EC P-256/P-384/P-521 or OKP X25519) that
+joserfc imports — a private key is refused; `endpoint` is https (plain http only to a loopback
+host, for development) and needs `subject_key` and `processing_activity`.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
+from joserfc.jwk import JWKRegistry
 
 from app.identity import ALLOWED_ALGORITHMS, IssuerConfig, PortalLogin
 from app.policy import Gegevensset, check_gegevensset
@@ -31,6 +39,7 @@ from app.tenancy.models import (
     SUBJECT_KINDS,
     AdminRoles,
     AfnemerSpec,
+    LdvSettings,
     Limits,
     MemberOrganisation,
     RuleSpec,
@@ -61,6 +70,15 @@ _PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth",
 _MSGSPEC_AT: Final = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _UNKNOWN_FIELD: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
 _MISSING_FIELD: Final = re.compile(r"^Object missing required field `(?P<name>[^`]+)`")
+# [ldv]: RFC 8141 URNs; the bounds of a URI and of the mapping of processing activities.
+_URN: Final = re.compile(r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:\S+$", re.IGNORECASE)
+_MAX_URI: Final = 2048
+_MAX_ACTIVITIES: Final = 200
+_MAX_ACTIVITY_KEY: Final = 256
+# Plain http is allowed to these hosts only (development and tests).
+_LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
+# The keys data subject ids can be encrypted to (JWE ECDH-ES): key type → curves.
+_SUBJECT_KEY_CURVES: Final = {"EC": ("P-256", "P-384", "P-521"), "OKP": ("X25519",)}
 
 _TOP_KEYS: Final = (
     "slug",
@@ -75,6 +93,7 @@ _TOP_KEYS: Final = (
     "rules",
     "limits",
     "admin",
+    "ldv",
 )
 _KINDS: Final = ("organisation", "samenwerkingsverband")
 _PATTERNS: Final = {"organisation": ("saas",), "samenwerkingsverband": ("delegatie", "gezamenlijk_personeel")}
@@ -187,6 +206,7 @@ class _Checker:
         rules = self.rules(raw.get("rules"), afnemers, {g.name for g in gegevenssets}, member_codes)
         limits = self.limits(raw.get("limits"))
         admin = self.admin(raw.get("admin"))
+        ldv = self.ldv(raw.get("ldv"))
         if pattern is not None:
             self.pattern_fits(pattern, afnemers, rules)
         if self.problems or not (slug and name and kind and pattern):
@@ -204,6 +224,7 @@ class _Checker:
             rules=rules,
             limits=limits or Limits(),
             admin=admin or AdminRoles(),
+            ldv=ldv or LdvSettings(),
         )
 
     def slug(self, raw: Mapping[str, Any], expected: str | None) -> str | None:
@@ -433,6 +454,49 @@ class _Checker:
             )
         return roles
 
+    def ldv(self, raw: Any) -> LdvSettings | None:
+        if raw is None:
+            return None
+        settings = self.convert(raw, LdvSettings, "ldv")
+        if settings is None:
+            return None
+        self.uri(settings.processing_activity, "ldv.processing_activity")
+        self.uri(settings.caller, "ldv.caller")
+        self.processing_activities(settings.processing_activities)
+        if settings.subject_key is not None:
+            problem = _subject_key_problem(settings.subject_key)
+            if problem is not None:
+                self.problem("ldv.subject_key", problem)
+        if settings.endpoint is not None:
+            problem = _endpoint_problem(settings.endpoint)
+            if problem is not None:
+                self.problem("ldv.endpoint", problem)
+            for field in ("subject_key", "processing_activity"):
+                if getattr(settings, field) is None:
+                    self.problem(f"ldv.{field}", "is required when ldv.endpoint is given")
+        return settings
+
+    def processing_activities(self, activities: Mapping[str, str]) -> None:
+        key = "ldv.processing_activities"
+        if len(activities) > _MAX_ACTIVITIES:
+            self.problem(key, f"at most {_MAX_ACTIVITIES} entries (found {len(activities)})")
+        for stated, uri in activities.items():
+            if not stated.strip() or stated != stated.strip() or len(stated) > _MAX_ACTIVITY_KEY:
+                # The key is not quoted: it may be anything, of any length.
+                self.problem(
+                    key,
+                    f"a key (an x-verwerking or x-doelbinding value) is 1 to {_MAX_ACTIVITY_KEY} "
+                    "characters, without leading or trailing spaces",
+                )
+                continue
+            self.uri(uri, f"{key}.{stated}")
+
+    def uri(self, value: str | None, key: str) -> None:
+        if value is not None:
+            problem = _uri_problem(value)
+            if problem is not None:
+                self.problem(key, problem)
+
     # -- small checks ----------------------------------------------------------------------------
 
     def unknown_keys(self, raw: Mapping[str, Any], known: Iterable[str], prefix: str) -> None:
@@ -539,6 +603,8 @@ def tenant_document(spec: TenantSpec) -> dict[str, Any]:
     limits = table(spec.limits)
     if limits:
         document["limits"] = limits
+    if spec.ldv != LdvSettings():
+        document["ldv"] = {k: v for k, v in table(spec.ldv).items() if v != {}}
     return document
 
 
@@ -574,6 +640,62 @@ def _private_key_problem(jwk: Any) -> str | None:
     private = sorted(member for member in _PRIVATE_JWK_MEMBERS if member in jwk)
     if private:
         return f"holds private key material ({', '.join(private)}): give the public key only"
+    return None
+
+
+def _uri_problem(value: str) -> str | None:
+    """Why `value` is not an absolute http(s) or urn URI within bounds (never quoting it)."""
+    if not value or len(value) > _MAX_URI:
+        return f"must be an absolute URI of 1 to {_MAX_URI} characters"
+    if any(character.isspace() or not character.isprintable() for character in value):
+        return "must be an absolute URI without spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "must be an absolute URI (http, https or urn)"
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            return "must be an absolute URI with a host"
+        if parts.username is not None or parts.password is not None:
+            return "must not hold a user name or password"
+        return None
+    if scheme == "urn" and _URN.match(value):
+        return None
+    return "must be an absolute URI (http, https or urn)"
+
+
+def _endpoint_problem(value: str) -> str | None:
+    """Why `value` cannot be the OTLP/HTTP endpoint of a Logboek (never quoting it)."""
+    problem = _uri_problem(value)
+    if problem is not None:
+        return problem
+    parts = urlsplit(value)
+    if parts.fragment:
+        return "must not have a fragment (#...)"
+    scheme = parts.scheme.lower()
+    if scheme == "https" or (scheme == "http" and parts.hostname in _LOOPBACK_HOSTS):
+        return None
+    return "must be an https:// URL (plain http only to 127.0.0.1, ::1 or localhost)"
+
+
+def _subject_key_problem(jwk: Mapping[str, str]) -> str | None:
+    """Why `jwk` cannot be the public key data subject ids are encrypted to (never quoting it)."""
+    private = sorted(member for member in _PRIVATE_JWK_MEMBERS if member in jwk)
+    if private:
+        return f"holds private key material ({', '.join(private)}): give the tenant's public key only"
+    curves = _SUBJECT_KEY_CURVES.get(jwk.get("kty", ""))
+    if curves is None or jwk.get("crv") not in curves:
+        return "must be an EC (P-256, P-384, P-521) or OKP (X25519) public key (JWK)"
+    if jwk.get("use", "enc") != "enc":
+        return "is not a key for encryption (use must be enc)"
+    if jwk.get("alg", "ECDH-ES") != "ECDH-ES":
+        return "is for another algorithm (alg must be ECDH-ES)"
+    try:
+        JWKRegistry.import_key(dict(jwk))
+    except Exception:  # joserfc's errors vary by key type; their text may quote the key
+        return "is not a valid public key (JWK): check its members"
     return None
 
 

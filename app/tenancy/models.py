@@ -41,6 +41,7 @@ __all__ = [
     "DirectorySnapshot",
     "Environment",
     "Kind",
+    "LdvSettings",
     "Limits",
     "MemberOrganisation",
     "Pattern",
@@ -153,6 +154,35 @@ class AdminRoles(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     privacy_officer_roles: tuple[str, ...] = DEFAULT_PRIVACY_OFFICER_ROLES
 
 
+class LdvSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The tenant's Logboek Dataverwerkingen (`[ldv]`); the defaults: not configured.
+
+    - `processing_activity`: the URI of the default processing activity in the tenant's register
+      (`dpl.core.processing_activity_id`);
+    - `processing_activities`: an `x-verwerking` or `x-doelbinding` value → the URI of its
+      processing activity (the verwerking is looked up first, then the doelbinding);
+    - `caller`: the URI of the organisation calling the broker, recorded as the processor of the
+      foreign operation when it sends its W3C `traceparent`;
+    - `subject_key`: the tenant's PUBLIC key (JWK: EC P-256/P-384/P-521 or OKP X25519) data subject
+      ids are encrypted to, so only the tenant can read them;
+    - `endpoint`: the OTLP/HTTP traces endpoint of the tenant's own Logboek (None: records are
+      only available from the protocol store).
+    """
+
+    processing_activity: str | None = None
+    processing_activities: dict[str, str] = msgspec.field(default_factory=dict)
+    caller: str | None = None
+    subject_key: dict[str, str] | None = None
+    endpoint: str | None = None
+
+    def processing_activity_for(self, verwerking: str | None, doelbinding: str | None) -> str | None:
+        """The processing activity of a request: by its verwerking, else its doelbinding, else the default."""
+        for stated in (verwerking, doelbinding):
+            if stated is not None and stated in self.processing_activities:
+                return self.processing_activities[stated]
+        return self.processing_activity
+
+
 class TenantSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """One tenant's whole configuration, as in `tenants/<slug>.toml` and in the database.
 
@@ -171,6 +201,7 @@ class TenantSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     rules: tuple[RuleSpec, ...] = ()
     limits: Limits = msgspec.field(default_factory=Limits)
     admin: AdminRoles = msgspec.field(default_factory=AdminRoles)
+    ldv: LdvSettings = msgspec.field(default_factory=LdvSettings)
 
 
 # --- Runtime: what the hot path reads ------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Final, Protocol
 from app.brp.problems import InvalidParam, bad_request, forbidden, service_unavailable
 from app.identity import Principal
 from app.policy import Gegevensset
-from app.tenancy.models import Access, AccessRule, Afnemer, DirectorySnapshot, Tenant
+from app.tenancy.models import Access, AccessRule, Afnemer, DirectorySnapshot, LdvSettings, Tenant
 
 __all__ = ["AFNEMER_HEADER", "SnapshotSource", "TenancyResolver", "resolve_access"]
 
@@ -35,6 +35,7 @@ AFNEMER_HEADER: Final = "x-afnemer-id"
 _AFNEMER_ID: Final = re.compile(r"^[0-9]{6}$")
 _NOT_AUTHORISED_API: Final = "U bent niet geautoriseerd voor het gebruik van deze API."
 _NOT_AUTHORISED_AFNEMER: Final = "U bent niet geautoriseerd voor deze afnemer."
+_NO_LDV: Final = LdvSettings()
 
 
 def resolve_access(
@@ -154,7 +155,8 @@ class TenancyResolver:
     """The gateway's resolver seam, over a `TenantDirectory` (or anything with a `snapshot`).
 
     Proposed seam (the headers are needed for `x-afnemer-id` and required headers, and the
-    doelbinding travels with the afnemer): `resolve(principal, requested, headers) -> Access`.
+    doelbinding travels with the afnemer): `resolve(principal, requested, headers) -> Access`;
+    and `ldv_settings(tenant)` for the protocol record of any request whose tenant is known.
     """
 
     __slots__ = ("_directory",)
@@ -165,3 +167,8 @@ class TenancyResolver:
     def resolve(self, principal: Principal, requested: str | None, headers: Mapping[str, str]) -> Access:
         """The caller's afnemer and doelbinding for this request (see `resolve_access`)."""
         return resolve_access(self._directory.snapshot, principal, requested, headers)
+
+    def ldv_settings(self, tenant: str) -> LdvSettings:
+        """The tenant's Logboek Dataverwerkingen settings (not configured: the defaults)."""
+        found = self._directory.snapshot.tenants.get(tenant)
+        return found.spec.ldv if found is not None else _NO_LDV

@@ -1,6 +1,7 @@
 """Tenancy in PostgreSQL: the SQL that reads and writes one tenant's configuration.
 
-This module owns the mapping between `TenantSpec` and the tables of migration 0005. Every
+This module owns the mapping between `TenantSpec` and the tables of migration 0005 (and the
+tenant row's columns of later ones: the admin roles of 0010, the `[ldv]` object of 0016). Every
 function takes a connection whose transaction already names the tenant (`app.tenant_id`, see
 `app.db.tenant_scope` and `scope_to`), so row-level security decides what it can see; only the
 registries (operator data) are read without a tenant: the tenant registry (ids, slugs, status)
@@ -131,6 +132,7 @@ SELECT json_build_object(
     'admin', json_build_object(
         'admin_roles', to_json(t.admin_roles), 'privacy_officer_roles', to_json(t.privacy_officer_roles)
     ),
+    'ldv', t.ldv,
     'members', coalesce((
         SELECT json_agg(json_build_object(
             'code', m.code, 'name', m.name, 'gemeente_code', m.gemeente_code, 'oin', m.oin
@@ -192,7 +194,7 @@ async def insert_tenant(
     """Create the tenant row (the registry follows by trigger); `managed_by` is 'file' or 'api'."""
     await connection.execute(
         "INSERT INTO broker.tenants (id, slug, name, kind, pattern, status, admin_roles, "
-        "privacy_officer_roles, managed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "privacy_officer_roles, managed_by, ldv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)",
         tenant_id,
         spec.slug,
         spec.name,
@@ -202,6 +204,7 @@ async def insert_tenant(
         list(spec.admin.admin_roles),
         list(spec.admin.privacy_officer_roles),
         managed_by,
+        _json_without(spec.ldv),
     )
 
 
@@ -209,7 +212,7 @@ async def update_tenant(connection: Connection, tenant_id: uuid.UUID, spec: Tena
     """Change the tenant row's own attributes."""
     await connection.execute(
         "UPDATE broker.tenants SET name = $2, kind = $3, pattern = $4, status = $5, admin_roles = $6, "
-        "privacy_officer_roles = $7, updated_at = now() WHERE id = $1",
+        "privacy_officer_roles = $7, ldv = $8::jsonb, updated_at = now() WHERE id = $1",
         tenant_id,
         spec.name,
         spec.kind,
@@ -217,6 +220,7 @@ async def update_tenant(connection: Connection, tenant_id: uuid.UUID, spec: Tena
         spec.status,
         list(spec.admin.admin_roles),
         list(spec.admin.privacy_officer_roles),
+        _json_without(spec.ldv),
     )
 
 

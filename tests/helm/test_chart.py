@@ -42,7 +42,15 @@ CHART_MANAGED_SETTINGS = {
     "shutdown_drain_seconds",
     "shutdown_delay_seconds",
     "workers",
+    # From `protocol:` (the key's mount, each pod's anchor file, the signer's rhythm).
+    "protocol_signing_key_file",
+    "protocol_signing_interval_seconds",
+    "protocol_signing_heartbeat_seconds",
+    "protocol_anchor_file",
 }
+# A signing key from a Secret, and anchor files on an emptyDir: `--set` pairs.
+SIGNING = ["protocol.signing.existingSecret=brp-signing"]
+EMPTY_DIR = ["protocol.anchors.storage=emptyDir"]
 # Variables whose plain value the chart may render: none of them can hold a secret.
 PLAIN_ENV = {
     "BROKER_CONFIG_FILE",
@@ -53,6 +61,11 @@ PLAIN_ENV = {
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_PROTOCOL",
+    # Paths and numbers: the signing key itself stays in its Secret's volume.
+    "BROKER_PROTOCOL_SIGNING_KEY_FILE",
+    "BROKER_PROTOCOL_SIGNING_INTERVAL_SECONDS",
+    "BROKER_PROTOCOL_SIGNING_HEARTBEAT_SECONDS",
+    "BROKER_PROTOCOL_ANCHOR_FILE",
 }
 
 
@@ -186,6 +199,14 @@ def test_the_settings_file_is_accepted_by_the_broker(production: Rendered, tmp_p
         ("supplier", "00000001234567890000", 30),
         ("samenwerkingsverband", "00000009876543210000", 45),
     ]
+    assert settings.protocol_signing_key_file == Path("/var/run/secrets/brp/protocol-signing/signing.jwk")
+    assert (settings.protocol_signing_interval_seconds, settings.protocol_signing_heartbeat_seconds) == (
+        60.0,
+        1800.0,
+    )
+    # Kubernetes puts the pod's name in place of $(POD_NAME): one file per replica.
+    assert settings.protocol_anchor_file == Path("/var/lib/brp-broker/anchors/$(POD_NAME).jsonl")
+    assert (settings.ldv_delivery_batch, settings.ldv_delivery_max_backoff_seconds) == (500, 600.0)
 
 
 def test_whole_numbers_are_written_as_integers(production: Rendered) -> None:
@@ -429,12 +450,13 @@ def test_broker_egress_goes_only_to_the_named_destinations(production: Rendered)
         "198.51.100.64/28": [443],
         "192.0.2.10/32": [5432],
         "203.0.113.0/24": [443],
+        "203.0.113.128/27": [443],  # the tenants' Logboeks (LDV delivery)
     }
     ports = [ports for _, ports in rules]
     assert [(53, "UDP"), (53, "TCP")] in ports
     assert [(6379, "TCP")] in ports
     assert [(4318, "TCP")] in ports
-    assert len(rules) == 6  # DNS, RvIG, PostgreSQL, Redis, identity providers, OTLP
+    assert len(rules) == 7  # DNS, RvIG, PostgreSQL, Redis, identity providers, OTLP, Logboeks
 
 
 def test_broker_ingress_is_the_port_from_the_named_peers(production: Rendered) -> None:
@@ -474,6 +496,105 @@ def test_hook_jobs_reach_only_dns_and_postgresql(production: Rendered) -> None:
     assert expressions["app.kubernetes.io/component"] == ["migrate", "tenants"]
 
 
+# --- signed chain heads and anchors ------------------------------------------------------------------
+
+
+def volumes_of(rendered: Rendered) -> dict[str, Manifest]:
+    return {v["name"]: v for v in pod_spec(rendered.one("Deployment"))["volumes"]}
+
+
+def mounts_of(rendered: Rendered) -> dict[str, Manifest]:
+    return {m["name"]: m for m in broker_container(rendered)["volumeMounts"]}
+
+
+def test_by_default_nothing_is_signed_and_nothing_is_mounted_for_it(minimal: Rendered) -> None:
+    assert not [name for name in env_of(broker_container(minimal)) if name.startswith("BROKER_PROTOCOL_")]
+    assert not [name for name in volumes_of(minimal) if name.startswith("protocol-")]
+    assert not [name for name in mounts_of(minimal) if name.startswith("protocol-")]
+    assert "NOTE: chain heads are signed" not in minimal.text
+
+
+def test_the_signing_key_is_mounted_read_only_from_its_secret_and_named_by_the_setting(
+    render: Callable[..., Rendered],
+) -> None:
+    rendered = render(
+        MINIMAL,
+        set_values=[*SIGNING, "protocol.signing.key=ed25519.jwk", "protocol.signing.intervalSeconds=30"],
+    )
+    variables = env_of(broker_container(rendered))
+    path = PurePosixPath(variables["BROKER_PROTOCOL_SIGNING_KEY_FILE"]["value"])
+    mount = mounts_of(rendered)["protocol-signing-key"]
+    assert mount["readOnly"] is True
+    assert path.parent == PurePosixPath(mount["mountPath"])
+    secret = volumes_of(rendered)["protocol-signing-key"]["secret"]
+    assert secret["secretName"] == "brp-signing"
+    assert secret["defaultMode"] == 0o400
+    assert secret["items"] == [{"key": "ed25519.jwk", "path": path.name}]
+    assert variables["BROKER_PROTOCOL_SIGNING_INTERVAL_SECONDS"]["value"] == "30"
+    assert variables["BROKER_PROTOCOL_SIGNING_HEARTBEAT_SECONDS"]["value"] == "1800"
+    # Owned by root with mode 0400: the kubelet lets the pod's fsGroup read it, the broker's group.
+    security = pod_spec(rendered.one("Deployment"))["securityContext"]
+    assert security["fsGroup"] == security["runAsGroup"]
+    # Only the broker signs: the hook Jobs never see the key.
+    assert "protocol-signing-key" not in {v["name"] for v in pod_spec(job(rendered, "migrate"))["volumes"]}
+    assert "BROKER_PROTOCOL_ANCHOR_FILE" not in variables  # anchors are a choice of their own
+
+
+def test_each_replica_appends_to_its_own_anchor_file_on_the_claim(production: Rendered) -> None:
+    variables = list(broker_container(production)["env"])
+    names = [entry["name"] for entry in variables]
+    assert len(names) == len(set(names))  # POD_NAME once, for OTLP and the anchor file alike
+    anchor_file = env_of(broker_container(production))["BROKER_PROTOCOL_ANCHOR_FILE"]["value"]
+    # Kubernetes expands $(POD_NAME) only when POD_NAME is defined before the variable using it.
+    assert anchor_file.endswith("/$(POD_NAME).jsonl")
+    assert names.index("POD_NAME") < names.index("BROKER_PROTOCOL_ANCHOR_FILE")
+    mount = mounts_of(production)["protocol-anchors"]
+    assert PurePosixPath(anchor_file).parent == PurePosixPath(mount["mountPath"])
+    assert mount.get("readOnly") is not True
+    assert volumes_of(production)["protocol-anchors"] == {
+        "name": "protocol-anchors",
+        "persistentVolumeClaim": {"claimName": "brp-broker-anchors"},
+    }
+
+
+def test_anchor_files_on_an_empty_dir_are_size_limited_and_the_notes_warn(
+    render: Callable[..., Rendered], helm: Callable[..., str]
+) -> None:
+    values = [*SIGNING, *EMPTY_DIR, "protocol.anchors.sizeLimit=2Gi"]
+    rendered = render(MINIMAL, set_values=values)
+    assert volumes_of(rendered)["protocol-anchors"]["emptyDir"] == {"sizeLimit": "2Gi"}
+    assert "POD_NAME" in env_of(broker_container(rendered))  # no OTLP here: defined for the anchors
+    args = [
+        "install",
+        RELEASE,
+        str(CHART),
+        "--dry-run=client",
+        "--namespace",
+        "brp",
+        "--values",
+        str(MINIMAL),
+    ]
+    notes = helm(*args, *(arg for pair in values for arg in ("--set", pair)))
+    assert "anchor files are on an emptyDir and vanish with their pod" in notes
+    assert "NOTE: chain heads are signed with the key in Secret brp-signing" in notes
+
+
+def test_logboek_egress_is_closed_until_its_addresses_are_listed(render: Callable[..., Rendered]) -> None:
+    closed = render(MINIMAL, set_values=["networkPolicy.enabled=true"])
+    assert [ports for _, ports in egress_destinations(closed.one("NetworkPolicy", FULLNAME))] == [
+        [(53, "UDP"), (53, "TCP")]
+    ]
+    opened = render(
+        MINIMAL,
+        set_values=["networkPolicy.enabled=true", "networkPolicy.egress.ldv.cidrs={203.0.113.128/27}"],
+    )
+    rules = egress_destinations(opened.one("NetworkPolicy", FULLNAME))
+    assert rules[-1] == (json.dumps([{"ipBlock": {"cidr": "203.0.113.128/27"}}]), [(443, "TCP")])
+    # The hook Jobs never deliver anything: their policy stays DNS and PostgreSQL only.
+    jobs = egress_destinations(opened.one("NetworkPolicy", f"{FULLNAME}-jobs"))
+    assert all("203.0.113.128/27" not in peers for peers, _ in jobs)
+
+
 # --- values are checked at install, not at runtime ---------------------------------------------------
 
 
@@ -494,6 +615,30 @@ def test_hook_jobs_reach_only_dns_and_postgresql(production: Rendered) -> None:
             ["autoscaling.enabled=true", "autoscaling.minReplicas=5", "autoscaling.maxReplicas=3"],
             "minReplicas",
         ),
+        (["protocol.signing.existingSecret=Signing_Key"], "signing/existingSecret"),
+        ([*SIGNING, "protocol.signing.key=keys/signing.jwk"], "signing/key"),
+        ([*SIGNING, "protocol.signing.intervalSeconds=0"], "signing/intervalSeconds"),
+        ([*SIGNING, "protocol.signing.heartbeatSeconds=-5"], "signing/heartbeatSeconds"),
+        (
+            [*SIGNING, "protocol.signing.heartbeatSeconds=3570"],
+            r"heartbeatSeconds \(3630\) must stay under 3600",
+        ),
+        ([*SIGNING, "podSecurityContext.fsGroup=null"], "podSecurityContext.fsGroup must be set"),
+        ([*SIGNING, "protocol.anchors.storage=hostPath"], "anchors/storage"),
+        (["protocol.anchors.storage=emptyDir"], "needs protocol.signing.existingSecret"),
+        (
+            [*SIGNING, "protocol.anchors.storage=persistentVolumeClaim"],
+            "needs protocol.anchors.existingClaim",
+        ),
+        ([*SIGNING, *EMPTY_DIR, "protocol.anchors.existingClaim=anchors"], "choose one"),
+        ([*SIGNING, *EMPTY_DIR, "protocol.anchors.sizeLimit=lots"], "anchors/sizeLimit"),
+        (["settings.ldv_delivery_batch=5000"], "ldv_delivery_batch"),
+        (
+            ["settings.protocol_signing_key_file=/key.jwk"],
+            "additional properties 'protocol_signing_key_file'",
+        ),
+        (["networkPolicy.egress.ldv.cidrs[0]=logboek.example.nl"], "ldv/cidrs"),
+        (["networkPolicy.egress.ldv.ports[0]=0"], "ldv/ports"),
     ],
     ids=[
         "no-database-secret",
@@ -507,6 +652,21 @@ def test_hook_jobs_reach_only_dns_and_postgresql(production: Rendered) -> None:
         "otlp-protocol-the-broker-does-not-ship",
         "bad-tenant-file-name",
         "autoscaler-min-above-max",
+        "signing-secret-bad-name",
+        "signing-key-in-a-folder",
+        "signing-interval-zero",
+        "signing-heartbeat-negative",
+        "signing-rhythm-beyond-verify-limit",
+        "signing-key-without-fs-group",
+        "anchors-on-host-path",
+        "anchors-without-signing-key",
+        "anchors-claim-missing",
+        "anchors-claim-and-empty-dir",
+        "anchors-size-not-a-quantity",
+        "ldv-batch-above-1000",
+        "signing-key-file-as-setting",
+        "ldv-egress-host-name",
+        "ldv-egress-port-zero",
     ],
 )
 def test_a_wrong_value_fails_the_install(

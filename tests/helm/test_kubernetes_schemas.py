@@ -38,6 +38,22 @@ def test_rendered_manifests_are_valid_kubernetes_objects(
         assert {"HorizontalPodAutoscaler", "Ingress", "NetworkPolicy"} <= set(validated)
 
 
+@pytest.mark.parametrize("kube_version", KUBERNETES_VERSIONS)
+def test_a_signing_key_with_anchor_files_on_an_empty_dir_renders_valid_objects(
+    render: Callable[..., Rendered], kube_version: str
+) -> None:
+    """The production values cover the claim; this covers the other anchor volume."""
+    rendered = render(
+        MINIMAL,
+        set_values=["protocol.signing.existingSecret=brp-signing", "protocol.anchors.storage=emptyDir"],
+        kube_version=kube_version,
+    )
+    for manifest in rendered.manifests:
+        kubernetes_validate.validate(manifest, kube_version, strict=True)
+    volumes = rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert {"protocol-signing-key", "protocol-anchors"} <= {volume["name"] for volume in volumes}
+
+
 def test_a_wrong_manifest_is_refused(render: Callable[..., Rendered]) -> None:
     """The validator is not a no-op: a misplaced field in the Deployment is caught."""
     deployment = render(MINIMAL).one("Deployment")

@@ -3,9 +3,9 @@
 The broker runs in a subprocess with `OTEL_EXPORTER_OTLP_ENDPOINT` pointing at a receiver in this
 test, in front of the sandbox RvIG. One request with a caller's `traceparent` must become one
 trace: the caller's span → the broker's server span → the RvIG call, the token request and the
-protocol commit; RvIG receives a `traceparent` of that trace; the protocol record carries its id;
+protocol commit; RvIG receives a `traceparent` of that trace; the protocol record carries its ids;
 and nothing exported holds the BSN, a person's name or a token. Without the variable the broker
-exports nothing and passes no trace context on.
+exports nothing and passes no trace context on, yet the record still carries the caller's trace.
 """
 
 from __future__ import annotations
@@ -35,16 +35,19 @@ def _caller_traceparent() -> tuple[str, str, str]:
     return f"00-{trace_id}-{span_id}-01", trace_id, span_id
 
 
-async def _trace_id_of_record(database_url: str, correlation_id: str) -> str | None:
+async def _ids_of_record(database_url: str, correlation_id: str) -> tuple[str | None, str | None, str | None]:
+    """The record's trace id, span id and parent span id."""
     connection = await asyncpg.connect(database_url)
     try:
         await connection.execute("SET ROLE brp_owner")
-        trace_id: str | None = await connection.fetchval(
-            "SELECT trace_id FROM broker.protocol_records WHERE correlation_id = $1", correlation_id
+        row = await connection.fetchrow(
+            "SELECT trace_id, span_id, parent_span_id FROM broker.protocol_records WHERE correlation_id = $1",
+            correlation_id,
         )
     finally:
         await connection.close()
-    return trace_id
+    assert row is not None
+    return row["trace_id"], row["span_id"], row["parent_span_id"]
 
 
 async def test_one_request_is_one_trace_from_the_caller_through_the_broker_to_rvig(
@@ -114,7 +117,8 @@ async def test_one_request_is_one_trace_from_the_caller_through_the_broker_to_rv
         "api": f"00-{trace_id}-{call.span_id}-01",
         "token": f"00-{trace_id}-{token_request.span_id}-01",
     }
-    assert await _trace_id_of_record(database_url, correlation_id) == trace_id
+    # The record names the same action as the trace: the caller's trace, the broker's server span.
+    assert await _ids_of_record(database_url, correlation_id) == (trace_id, server.span_id, caller_span_id)
 
     exported = b"".join(receiver.bodies)
     for secret in (BSN, "Moulin", token, *token.split(".")):
@@ -151,13 +155,13 @@ async def test_a_request_without_traceparent_starts_a_trace_of_its_own(
     (server,) = [span for span in receiver.spans if span.kind == "server"]
     assert server.parent_span_id == ""
     assert server.resource["service.name"] == "brp-broker"
-    assert await _trace_id_of_record(database_url, correlation_id) == server.trace_id
+    assert await _ids_of_record(database_url, correlation_id) == (server.trace_id, server.span_id, None)
 
 
 async def test_without_an_otlp_endpoint_nothing_is_traced_and_no_trace_context_is_passed_on(
     broker: httpx.AsyncClient, sandbox_control: SandboxControl, database_url: str
 ) -> None:
-    traceparent, _trace_id, _span_id = _caller_traceparent()
+    traceparent, trace_id, caller_span_id = _caller_traceparent()
     correlation_id = f"trace-{secrets.token_hex(8)}"
     answer = await broker.post(
         PERSONEN,
@@ -166,4 +170,9 @@ async def test_without_an_otlp_endpoint_nothing_is_traced_and_no_trace_context_i
     )
     assert answer.status_code == 200, answer.text
     assert "lastTraceparent" not in sandbox_control.counters()
-    assert await _trace_id_of_record(database_url, correlation_id) is None
+    # Logboek Dataverwerkingen allows no sampling: the record still continues the caller's trace,
+    # with a span id of the broker's own.
+    recorded_trace, span_id, parent_span_id = await _ids_of_record(database_url, correlation_id)
+    assert (recorded_trace, parent_span_id) == (trace_id, caller_span_id)
+    assert span_id is not None
+    assert span_id != caller_span_id

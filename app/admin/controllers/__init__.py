@@ -7,6 +7,7 @@ from app.admin.controllers.audit import AUDIT_ROUTES
 from app.admin.controllers.export import EXPORT_ROUTES
 from app.admin.controllers.gegevenssets import GegevenssetsController
 from app.admin.controllers.issuers import IssuersController
+from app.admin.controllers.ldv import LdvController
 from app.admin.controllers.limits import LimitsController
 from app.admin.controllers.members import MembersController
 from app.admin.controllers.privacy import PRIVACY_ROUTES
@@ -19,6 +20,7 @@ __all__ = [
     "AfnemersController",
     "GegevenssetsController",
     "IssuersController",
+    "LdvController",
     "LimitsController",
     "MembersController",
     "RulesController",
@@ -33,6 +35,7 @@ CONTROLLERS = (
     RulesController,
     GegevenssetsController,
     LimitsController,
+    LdvController,
     *AUDIT_ROUTES,
     *PRIVACY_ROUTES,
     *EXPORT_ROUTES,

@@ -66,6 +66,9 @@ app.kubernetes.io/component: broker
 {{- define "brp-broker.identityCaDir" -}}/etc/brp-broker/ca/{{ . }}{{- end }}
 {{- define "brp-broker.clientSecretDir" -}}/var/run/secrets/brp/clients/{{ . }}{{- end }}
 {{- define "brp-broker.idpCaDir" -}}/etc/brp-broker/idp-ca{{- end }}
+{{- define "brp-broker.signingKeyDir" -}}/var/run/secrets/brp/protocol-signing{{- end }}
+{{- define "brp-broker.signingKeyFile" -}}{{ include "brp-broker.signingKeyDir" . }}/signing.jwk{{- end }}
+{{- define "brp-broker.anchorDir" -}}/var/lib/brp-broker/anchors{{- end }}
 
 {{/* The Secret holding the owner URL. */}}
 {{- define "brp-broker.ownerSecret" -}}
@@ -132,6 +135,52 @@ app.kubernetes.io/component: broker
 {{- if not (has . $names) }}
 {{- fail (printf "settings.idp_identity (%q) names no identity in identities" .) }}
 {{- end }}
+{{- end }}
+{{- include "brp-broker.validateProtocol" . }}
+{{- end }}
+
+{{/* Signed chain heads and anchors: what only makes sense together. */}}
+{{- define "brp-broker.validateProtocol" -}}
+{{- $signing := .Values.protocol.signing }}
+{{- $anchors := .Values.protocol.anchors }}
+{{- if $signing.existingSecret }}
+{{- $unsigned := addf $signing.intervalSeconds $signing.heartbeatSeconds }}
+{{- if ge (float64 $unsigned) 3600.0 }}
+{{- fail (printf "protocol.signing.intervalSeconds + heartbeatSeconds (%v) must stay under 3600: `protocol verify --public-keys` fails a chain whose newest signature is older than its --max-unsigned-age (default 1h)" $unsigned) }}
+{{- end }}
+{{- if not .Values.podSecurityContext.fsGroup }}
+{{- fail "protocol.signing.existingSecret: podSecurityContext.fsGroup must be set; the key file (mode 0400, owned by root) is readable by the broker through that group only" }}
+{{- end }}
+{{- end }}
+{{- if $anchors.storage }}
+{{- if not $signing.existingSecret }}
+{{- fail "protocol.anchors.storage needs protocol.signing.existingSecret: without a signing key nothing is signed, so nothing would be anchored" }}
+{{- end }}
+{{- if and (eq $anchors.storage "persistentVolumeClaim") (not $anchors.existingClaim) }}
+{{- fail "protocol.anchors.storage persistentVolumeClaim needs protocol.anchors.existingClaim (a claim on storage the database administrator cannot write)" }}
+{{- end }}
+{{- if and (eq $anchors.storage "emptyDir") $anchors.existingClaim }}
+{{- fail "protocol.anchors.existingClaim is set but storage is emptyDir: choose one" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* BROKER_PROTOCOL_* variables: the signing key's file, its rhythm, and each pod's anchor file
+   (needs POD_NAME before it). Paths and numbers only: the key itself stays in its Secret. */}}
+{{- define "brp-broker.protocolEnv" -}}
+{{- with .Values.protocol.signing }}
+{{- if .existingSecret }}
+- name: BROKER_PROTOCOL_SIGNING_KEY_FILE
+  value: {{ include "brp-broker.signingKeyFile" $ | quote }}
+- name: BROKER_PROTOCOL_SIGNING_INTERVAL_SECONDS
+  value: {{ include "brp-broker.toml.value" .intervalSeconds | quote }}
+- name: BROKER_PROTOCOL_SIGNING_HEARTBEAT_SECONDS
+  value: {{ include "brp-broker.toml.value" .heartbeatSeconds | quote }}
+{{- end }}
+{{- end }}
+{{- if .Values.protocol.anchors.storage }}
+- name: BROKER_PROTOCOL_ANCHOR_FILE
+  value: "{{ include "brp-broker.anchorDir" . }}/$(POD_NAME).jsonl"
 {{- end }}
 {{- end }}
 

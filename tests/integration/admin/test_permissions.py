@@ -48,6 +48,8 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("GET", f"{T}/limits", None, "admin"),
     ("PUT", f"{T}/limits", {}, "admin"),
     ("PUT", f"{T}/limits/ceilings", {}, "operator"),
+    ("GET", f"{T}/ldv", None, "admin"),
+    ("PUT", f"{T}/ldv", {}, "admin"),
 ]
 
 

@@ -69,6 +69,10 @@ class _PolicyFailingIn:
         access = self._resolver.resolve(*args)
         return msgspec.structs.replace(access, policy=_FailingIn(access.policy, self._method))
 
+    def __getattr__(self, name: str) -> Any:
+        # The resolver's other methods (ldv_settings) work: only the policy is to fail.
+        return getattr(self._resolver, name)
+
 
 class _FailsAfterCommit:
     """The real protocoller, which then fails although the record is committed."""

@@ -28,6 +28,8 @@ def _refused(
             status=status,
             latency_ms=1.0 + seconds,
             trace_id=uuid.uuid4().hex,
+            span_id=uuid.uuid4().hex[:16],
+            parent_span_id=uuid.uuid4().hex[:16],
             problem_code="authentication",
             **fields,  # type: ignore[arg-type]
         )
@@ -68,13 +70,16 @@ def test_an_aggregate_counts_every_request_and_spans_their_arrivals() -> None:
     assert stored.correlation_id == arrivals[0].correlation_id
     assert stored.correlation_ids == tuple(e.correlation_id for e in arrivals[1:])
     assert stored.latency_ms == 5.0  # the longest
-    assert stored.trace_id is None  # one trace id cannot stand for four requests
+    # One request's trace and spans cannot stand for four requests.
+    assert stored.trace_id is stored.span_id is stored.parent_span_id is None
     # Everything else is the kind's: api, status, problem code, no caller, no person.
     assert (
         msgspec.structs.replace(
             stored,
             occurred_at=arrivals[0].occurred_at,
             trace_id=arrivals[0].trace_id,
+            span_id=arrivals[0].span_id,
+            parent_span_id=arrivals[0].parent_span_id,
             latency_ms=arrivals[0].latency_ms,
             request_count=1,
             last_occurred_at=None,

@@ -7,7 +7,9 @@ from pathlib import Path
 from app.protocol.append import _Row
 from app.protocol.chain import LINK_DOMAIN, ChainedRecord
 
-_MIGRATION = Path(__file__).parents[3] / "migrations" / "0012_protocol_chain_links_in_one_statement.sql"
+_MIGRATIONS = Path(__file__).parents[3] / "migrations"
+# The migration that defines broker.protocol_append_linked as it is now.
+_MIGRATION = _MIGRATIONS / "0016_protocol_ldv_context.sql"
 
 
 def test_the_positional_row_carries_every_stored_field_of_the_digested_record() -> None:
@@ -17,13 +19,30 @@ def test_the_positional_row_carries_every_stored_field_of_the_digested_record() 
 
 
 def test_the_row_s_order_is_the_order_the_sql_function_reads() -> None:
-    # broker.protocol_append_linked reads elements 0..24 by position (migration 0012).
+    # broker.protocol_append_linked reads elements 0..28 by position (migrations 0012, 0016).
     fields = _Row.__struct_fields__
     assert fields.index("occurred_at") == 0
     assert fields.index("latency_ms") == 19
     assert fields.index("digest") == 20
     assert fields.index("persons") == 21
-    assert fields[22:] == ("request_count", "last_occurred_at", "correlation_ids")
+    assert fields[22:25] == ("request_count", "last_occurred_at", "correlation_ids")
+    # Appended after every older element, so writers and functions of either release agree.
+    assert fields[25:] == ("span_id", "parent_span_id", "processing_activity", "foreign_processor")
+
+
+def test_the_sql_function_reads_the_ldv_context_at_the_row_s_positions() -> None:
+    sql = _MIGRATION.read_text()
+    assert "correlation_ids, span_id, parent_span_id, processing_activity, foreign_processor)" in sql
+    assert "e->>25, e->>26, e->>27, e->>28" in sql
+
+
+def test_no_later_migration_redefines_the_append_function() -> None:
+    later = [
+        path.name
+        for path in sorted(_MIGRATIONS.glob("*.sql"))
+        if path.name > _MIGRATION.name and "protocol_append_linked" in path.read_text()
+    ]
+    assert later == []
 
 
 def test_the_database_links_under_the_domain_the_verifier_uses() -> None:

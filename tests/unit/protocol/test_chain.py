@@ -8,7 +8,7 @@ import msgspec
 
 from app.brp import PersonRef, PersonRole
 from app.protocol import NO_TENANT, ProtocolRecord
-from app.protocol.chain import ChainedRecord, chained, genesis_hash, link_hash
+from app.protocol.chain import ChainedRecord, chained, genesis_hash, link_hash, record_digest
 
 # The moment IS what is tested: it is part of the golden hashes below (chains written before
 # migration 0009 must verify as they did); nothing here touches a partition, so it never ages.
@@ -87,8 +87,53 @@ def test_every_field_of_an_aggregate_is_in_its_hash() -> None:
         assert link_hash(prev, changed) != base
 
 
-def test_only_the_aggregate_fields_have_defaults() -> None:
+def test_only_the_aggregate_and_ldv_fields_have_defaults() -> None:
     # A default is left out of the canonical form; a default on any other field would let a stored
     # value and its absence hash alike, and would change the hash of records already written.
     defaults = {field.name for field in msgspec.structs.fields(ChainedRecord) if not field.required}
-    assert defaults == {"request_count", "last_occurred_at", "correlation_ids"}
+    assert defaults == {"request_count", "last_occurred_at", "correlation_ids", *_LDV_FIELDS}
+
+
+_LDV_FIELDS = ("span_id", "parent_span_id", "processing_activity", "foreign_processor")
+
+
+def test_a_record_without_ldv_context_keeps_its_digest() -> None:
+    # Format 2 digests of records written before migration 0016 (their canonical bytes are those
+    # the format 1 golden hashes above pin down): the LDV fields, all None, are not encoded.
+    granted, refused = _granted(), _refused()
+    assert record_digest(granted).hex() == "96cf5d534db76d1032c42c1ec6f7a88de9c5240a60ea18cac80890d5f143af8c"
+    assert record_digest(refused).hex() == "49e7b3dea05c199bff101ce16c432b9f4979773a81940bd212a59bd7f2f0996f"
+    for name in _LDV_FIELDS:
+        assert name.encode() not in granted.canonical()
+
+
+def test_every_ldv_field_is_in_the_digest() -> None:
+    context = msgspec.structs.replace(
+        _granted(),
+        span_id="0123456789abcdef",
+        parent_span_id="fedcba9876543210",
+        processing_activity="https://register.example/verwerkingsactiviteiten/1",
+        foreign_processor="https://caller.example",
+    )
+    base = record_digest(context)
+    assert base != record_digest(_granted())
+    for name in _LDV_FIELDS:
+        assert record_digest(msgspec.structs.replace(context, **{name: None})) != base
+        assert record_digest(msgspec.structs.replace(context, **{name: "other"})) != base
+
+
+def test_chained_copies_the_ldv_context_of_the_record() -> None:
+    record = ProtocolRecord(
+        tenant="gemeente-a",
+        occurred_at=_MOMENT,
+        correlation_id="c-3",
+        api="personen",
+        status=200,
+        latency_ms=1.0,
+        span_id="0123456789abcdef",
+        parent_span_id="fedcba9876543210",
+        processing_activity="urn:example:verwerking:1",
+        foreign_processor="https://caller.example",
+    )
+    stored = chained(record)
+    assert [getattr(stored, name) for name in _LDV_FIELDS] == [getattr(record, name) for name in _LDV_FIELDS]
