@@ -6,7 +6,7 @@ allow-list in `sandbox.toml` (tabel 35 in RvIG's world):
 - a token with `gemeenteCode` is authorised for every Personen and historie question, without any
   field or parameter check; for Bewoning only for adresseerbare objecten that are or were in its
   gemeente (the BAG identification starts with the gemeentecode, or a person's verblijfplaats
-  there was registered in that gemeente);
+  there was registered in that gemeente), or in a former gemeente that merged into it (tabel 33);
 - any other afnemer needs ad hoc rights (`unauthorized`), then each search parameter
   (`unauthorizedParameter`) and each requested field (`unauthorizedField`, a group path allows its
   sub-fields) in its allow-list; Verblijfplaatshistorie needs `verblijfplaatshistorie` (PXVP07),
@@ -69,10 +69,7 @@ def _authorise_bewoning(
         if not afnemer.bewoning:
             raise forbidden("unauthorized", _TITLE_BEWONING, "Alleen gemeenten mogen bewoningen raadplegen.")
         return
-    in_gemeente = aoi.startswith(gemeente_code) or gemeente_code in dataset.gemeenten_of_adresseerbaar_object(
-        aoi
-    )
-    if not in_gemeente:
+    if not dataset.adresseerbaar_object_in_gemeente(aoi, gemeente_code):
         detail = "Je mag alleen bewoning van adresseerbare objecten binnen de eigen gemeente raadplegen."
         raise forbidden("unauthorized", _TITLE_BEWONING, detail)
 

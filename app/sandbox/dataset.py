@@ -3,7 +3,8 @@
 This module owns reading `personen.json` (RvIG's test persons as BRP API v2 `Persoon` objects plus
 their verblijfplaats history) and `bewoning.json` (RvIG's Bewoning mock data), the search keys
 derived from them (diacritics- and case-free names, postcode without space, ...), the indexes the
-queries use, and the date arithmetic on (partly) unknown BRP dates.
+queries use, which gemeenten an adresseerbaar object belongs to (herindelingen of tabel 33
+included), and the date arithmetic on (partly) unknown BRP dates.
 
 The data is immutable after loading and shared by every request. This module never logs person
 data (only counts) and never writes the files: editing them is the user's job ("uw testgegevens
@@ -22,6 +23,9 @@ from typing import Any, Final
 
 import msgspec
 import structlog
+
+from app.sandbox.data.tabellen import landelijke_tabellen
+from app.sandbox.onderzoek import heeft_onderzoek
 
 __all__ = [
     "SUPPRESSED_OPSCHORTING",
@@ -55,6 +59,8 @@ class PersonRecord(msgspec.Struct, frozen=True):
     persoonslijst: str
     persoon: dict[str, Any]
     verblijfplaatshistorie: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # Raw LO GBA facts the gezag derivation needs beyond the Persoon (see app/sandbox/gezag.py).
+    gezagsgegevens: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class _PersonenFile(msgspec.Struct, frozen=True):
@@ -178,6 +184,7 @@ class Person(msgspec.Struct, frozen=True):
     straatnamen: tuple[str, ...]
     nummeraanduiding_identificatie: str | None
     adresseerbaar_object_identificatie: str | None
+    in_onderzoek: bool  # some group has inOnderzoek flags (answers then need app.sandbox.onderzoek)
 
     @property
     def persoon(self) -> dict[str, Any]:
@@ -213,6 +220,7 @@ class Person(msgspec.Struct, frozen=True):
             straatnamen=_straatnamen(adres),
             nummeraanduiding_identificatie=verblijfplaats.get("nummeraanduidingIdentificatie"),
             adresseerbaar_object_identificatie=verblijfplaats.get("adresseerbaarObjectIdentificatie"),
+            in_onderzoek=heeft_onderzoek(persoon),
         )
 
 
@@ -327,6 +335,17 @@ class Dataset:
     def gemeenten_of_adresseerbaar_object(self, aoi: str) -> frozenset[str]:
         """The gemeenten an adresseerbaar object is or was registered in, per the persons' data."""
         return self._aoi_gemeenten.get(aoi, frozenset())
+
+    def adresseerbaar_object_in_gemeente(self, aoi: str, gemeente_code: str) -> bool:
+        """Whether an adresseerbaar object is or was in a gemeente, herindelingen included.
+
+        The object's gemeenten are the one its BAG identification starts with and those persons
+        were registered in there; each also counts for every gemeente it merged into (tabel 33,
+        92.12 Nieuwe code), as RvIG's own-gemeente check for Bewoning does.
+        """
+        tabellen = landelijke_tabellen()
+        gemeenten = {aoi[:4], *self.gemeenten_of_adresseerbaar_object(aoi)}
+        return any(gemeente_code == code or gemeente_code in tabellen.opvolgers(code) for code in gemeenten)
 
 
 def _group_bewoning(records: Iterable[BewoningRecord]) -> dict[str, list[BewoningRecord]]:

@@ -3,10 +3,13 @@
 This module owns RvIG's search semantics (DOMAIN.md §3): case- and diacritics-insensitive
 matching, `*` wildcards (prefix; `straat` also suffix), deceased persons only with
 `inclusiefOverledenPersonen` (a Raadpleeg always returns them), `gemeenteVanInschrijving` as a
-silent filter, the `tooManyResults` maximum, persoonslijsten with opschorting F/W never delivered;
+silent filter, the `tooManyResults` maximum, persoonslijsten with opschorting F/W never delivered,
+a Raadpleeg of a BSN on two deliverable persoonslijsten refused as RvIG does (400, `unique`);
 the response types (`Persoon`, `PersoonBeperkt`, `GezagPersoonBeperkt`) reduced to the requested
-fields; on the day of the query `leeftijd` (DOMAIN.md §10) and the end of a verblijfstitel or of an
-exclusion from voting; and which verblijfplaatsen of a person overlap a peildatum or periode.
+fields, with the `inOnderzoek` of those fields (`onderzoek`) and the `rni` of their categories
+(`rni`); on the day of the query `leeftijd` (DOMAIN.md §10) and the end of a verblijfstitel or of
+an exclusion from voting; and which verblijfplaatsen of a person overlap a peildatum or periode
+(of every deliverable persoonslijst with the BSN, merged as RvIG's historie data service does).
 
 Queries arrive validated (`app.brp`); authorisation happened before. This module never logs.
 """
@@ -21,7 +24,7 @@ from typing import Any, Final
 import msgspec
 
 from app.brp.fields import AUTO_DELIVERED_FIELDS, ResponseType, fields_catalogue, filter_fields
-from app.brp.problems import too_many_results
+from app.brp.problems import InvalidParam, bad_request, too_many_results
 from app.brp.queries import (
     PersonenQuery,
     RaadpleegMetBurgerservicenummer,
@@ -37,11 +40,18 @@ from app.brp.queries import (
     response_type_for,
 )
 from app.sandbox.dataset import Dataset, Person, date_range_of_brp_date, normalise
+from app.sandbox.gezag import gezag_van
+from app.sandbox.onderzoek import met_gevraagd_onderzoek, zonder_onderzoek
+from app.sandbox.rni import met_gevraagde_rni
 
 __all__ = ["NamePattern", "answer_personen", "answer_verblijfplaatshistorie", "leeftijd"]
 
 _DAY: Final = dt.timedelta(days=1)
 _WILDCARD: Final = "*"
+# A BSN on more than one deliverable persoonslijst (RvIG's test set has five).
+_NIET_UNIEK: Final = InvalidParam(
+    code="unique", name="burgerservicenummer", reason="De opgegeven persoonidentificatie is niet uniek."
+)
 
 
 class NamePattern(msgspec.Struct, frozen=True):
@@ -80,7 +90,7 @@ def answer_personen(dataset: Dataset, query: PersonenQuery, today: dt.date) -> d
     if maximum is not None and len(found) > maximum:
         raise too_many_results(maximum)
     response_type = response_type_for(query)
-    personen = [_present(person, query.fields, response_type, today) for person in found]
+    personen = [_present(dataset, person, query.fields, response_type, today) for person in found]
     return {"type": _type_name(query), "personen": personen}
 
 
@@ -107,9 +117,15 @@ def _find(dataset: Dataset, query: PersonenQuery) -> list[Person]:
 def _raadpleeg(dataset: Dataset, query: RaadpleegMetBurgerservicenummer) -> list[Person]:
     found: list[Person] = []
     for bsn in dict.fromkeys(query.burgerservicenummer):
-        for person in dataset.by_bsn(bsn):
-            if query.gemeente_van_inschrijving in (None, person.gemeente_van_inschrijving):
-                found.append(person)
+        lijsten = [
+            person
+            for person in dataset.by_bsn(bsn)
+            if query.gemeente_van_inschrijving in (None, person.gemeente_van_inschrijving)
+        ]
+        if len(lijsten) > 1:
+            # RvIG's data service refuses the whole question (RvigPersoonRepo.cs, "unique").
+            raise bad_request([_NIET_UNIEK])
+        found += lijsten
     return found
 
 
@@ -235,15 +251,23 @@ def leeftijd(person: Person, today: dt.date) -> int | None:
 
 
 def _present(
-    person: Person, fields: tuple[str, ...], response_type: ResponseType, today: dt.date
+    dataset: Dataset, person: Person, fields: tuple[str, ...], response_type: ResponseType, today: dt.date
 ) -> dict[str, Any]:
     persoon = _as_on(person.persoon, today)
     age = leeftijd(person, today)
     if age is not None:
         persoon["leeftijd"] = age
+    if "gezag" in fields:
+        # Derived on the day of the query and only when asked for, as RvIG does (app/sandbox/gezag.py).
+        persoon["gezag"] = gezag_van(dataset, person, today, leeftijd)
+    # inOnderzoek follows its own fields-dependent rules (app.sandbox.onderzoek).
+    onderzocht = person.in_onderzoek
+    antwoord = zonder_onderzoek(persoon) if onderzocht else persoon
     if response_type is not ResponseType.PERSOON:
-        persoon = _project(persoon, "", _shape(response_type))
-    return filter_fields(persoon, fields, response_type)
+        antwoord = _project(antwoord, "", _shape(response_type))
+    # rni comes only with a field of its categorie (app.sandbox.rni).
+    antwoord = met_gevraagde_rni(filter_fields(antwoord, fields, response_type), fields)
+    return met_gevraagd_onderzoek(antwoord, persoon, fields, response_type) if onderzocht else antwoord
 
 
 def _as_on(persoon: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
@@ -322,21 +346,45 @@ def answer_verblijfplaatshistorie(dataset: Dataset, query: Verblijfplaatshistori
     A verblijfplaats counts when the person lived there at least one day of the period
     (`datumTot` exclusive, in the query as in the data). Where a date is (partly) unknown the
     verblijfplaats is included when it may overlap. Most recent first, as in the data.
+
+    A BSN on several deliverable persoonslijsten is answered as RvIG's historie data service does
+    (BRP-API/historie-data-service `GetAndMapGbaHistorieService.cs`): the voorkomens of all lists,
+    merged on their volgnummer (here: their place in the list's historie), first list first; only
+    the last list's actual verblijfplaats lasts until today, that of every other list counts for
+    its first day only; opschortingBijhouding comes from the first list that has one,
+    geheimhoudingPersoonsgegevens from the first list.
     """
     persons = dataset.by_bsn(query.burgerservicenummer)
-    if not persons:
-        return {"verblijfplaatsen": []}
-    person = persons[0]
     if isinstance(query, RaadpleegMetPeildatum):
         first, last = query.peildatum, query.peildatum
     else:
         first, last = query.datum_van, query.datum_tot - _DAY
-    places = [p for p in person.record.verblijfplaatshistorie if _lived_between(p, first, last)]
-    answer: dict[str, Any] = {"verblijfplaatsen": places}
-    for auto in ("opschortingBijhouding", "geheimhoudingPersoonsgegevens"):
-        if person.persoon.get(auto):
-            answer[auto] = person.persoon[auto]
+    found: list[tuple[int, int, dict[str, Any]]] = []
+    for lijst, person in enumerate(persons):
+        open_einde = lijst == len(persons) - 1
+        for volgnummer, place in enumerate(person.record.verblijfplaatshistorie):
+            if _in_period(place, first, last, open_einde=open_einde):
+                found.append((volgnummer, lijst, place))
+    found.sort(key=lambda entry: entry[:2])
+    answer: dict[str, Any] = {"verblijfplaatsen": [place for _, _, place in found]}
+    # RvIG takes each from the first row that has a value; 70.10 indicatie geheim always has one.
+    opschorting = next(
+        (p.persoon["opschortingBijhouding"] for p in persons if p.persoon.get("opschortingBijhouding")), None
+    )
+    if opschorting:
+        answer["opschortingBijhouding"] = opschorting
+    if persons and persons[0].persoon.get("geheimhoudingPersoonsgegevens"):
+        answer["geheimhoudingPersoonsgegevens"] = persons[0].persoon["geheimhoudingPersoonsgegevens"]
     return answer
+
+
+def _in_period(place: Mapping[str, Any], first: dt.date, last: dt.date, *, open_einde: bool) -> bool:
+    if open_einde or place.get("datumTot") is not None:
+        return _lived_between(place, first, last)
+    # An actual verblijfplaats that is not the last voorkomen of RvIG's merged list ends, there,
+    # on the day it began.
+    start = date_range_of_brp_date(place.get("datumVan")).first
+    return first <= start <= last
 
 
 def _lived_between(place: Mapping[str, Any], first: dt.date, last: dt.date) -> bool:

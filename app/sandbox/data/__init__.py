@@ -1,7 +1,8 @@
 """The sandbox's data files: RvIG's test set and what the sandbox answers from it.
 
 Owns the locations of `testset-proefomgeving.csv` (RvIG's source), `personen.json` (its conversion
-by `convert.py`, editable by users) and `bewoning.json` (RvIG's Bewoning mock data, verbatim).
+by `convert.py`, editable by users) and `bewoning.json` (RvIG's Bewoning mock data, verbatim);
+RvIG's landelijke tabellen (`tabel*.csv`) are read by `tabellen.py`.
 Importing this package reads nothing; the converter lives in `app.sandbox.data.convert`.
 """
 

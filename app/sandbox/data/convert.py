@@ -3,7 +3,9 @@
 Owns: reading `testset-proefomgeving.csv`, grouping its rows into persoonslijsten and categorie
 stapels, mapping every LO GBA categorie to the `Persoon` of the Personen API (v2.7) and to the
 `Verblijfplaats` items of the Verblijfplaatshistorie API (v2.0), and writing `personen.json`
-with a stable byte layout so users can edit it and diffs stay readable.
+with a stable byte layout so users can edit it and diffs stay readable. The omschrijvingen come
+from RvIG's landelijke tabellen (`tabellen.py`), the `inOnderzoek` flags from 83.10/83.20/83.30
+(`in_onderzoek.py` for the Persoon, `historie_in_onderzoek.py` for the historie).
 
 Never: computes what depends on the day of the query (`leeftijd`, `gezag`, expiry of a
 verblijfstitel or of an uitsluiting kiesrecht) — the sandbox does that when it answers; invents
@@ -29,6 +31,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from app.sandbox.data import PERSONEN_JSON, TESTSET_CSV
+from app.sandbox.data.historie_in_onderzoek import met_historie_onderzoek
+from app.sandbox.data.in_onderzoek import Bron, met_onderzoek
+from app.sandbox.data.tabellen import LandelijkeTabellen, landelijke_tabellen
 
 __all__ = [
     "BRON",
@@ -36,6 +41,7 @@ __all__ = [
     "Persoonslijst",
     "add_arguments",
     "convert_testset",
+    "historie_van",
     "main",
     "persoon_van",
     "read_testset",
@@ -58,33 +64,31 @@ BRON = (
 )
 
 # --- code tables -------------------------------------------------------------------------------
-# Values from shared/brp/tabelwaarden.csv unless noted. The landelijke tabellen (32 nationaliteiten,
-# 33 gemeenten, 34 landen, 37 reden nationaliteit, 60 RNI-deelnemers) are far larger than what we can
-# vouch for here: they hold only entries confirmed by RvIG's own feature files or beyond doubt; any
-# other code is delivered without omschrijving rather than with a guessed one.
+# The landelijke tabellen (32 nationaliteiten, 33 gemeenten, 34 landen, 37 reden nationaliteit,
+# 38 adellijke titels, 56 verblijfstitels, 60 RNI-deelnemers, 61 gezagsverhoudingen) are RvIG's own
+# CSV publications in this folder (`tabellen.py`, ATTRIBUTION.md). The small enumerations below are
+# the texts RvIG's data service sends (BRP-API/personen-data-service `GbaMappingHelper.cs`, the same
+# in RvIG's feature files and shared/brp/tabelwaarden.csv), verbatim: the "/" in the Naamgebruik
+# texts breaks the spec's Waardetabel pattern, but RvIG sends it. A code no table knows is delivered
+# without omschrijving, as RvIG's data service does, never with a guessed one.
 
 GESLACHT = {"M": "man", "V": "vrouw", "O": "onbekend"}
-# tabelwaarden.csv describes Naamgebruik with "/" in its omschrijvingen, which the Waardetabel
-# pattern of the spec rejects; these are the texts RvIG's API returns (E and V seen in RvIG's
-# feature files, N and P from its documented table in the same form).
 NAAMGEBRUIK = {
-    "E": "gebruik alleen de eigen naam.",
-    "N": "gebruik de eigennaam voor de partnernaam.",
-    "P": "gebruik alleen de partnernaam.",
-    "V": "gebruik de partnernaam voor de eigen naam.",
+    "E": "eigen geslachtsnaam",
+    "N": "geslachtsnaam echtgenoot/geregistreerd partner na eigen geslachtsnaam",
+    "P": "geslachtsnaam echtgenoot/geregistreerd partner",
+    "V": "geslachtsnaam echtgenoot/geregistreerd partner voor eigen geslachtsnaam",
 }
-# As RvIG's API returns them (R is "pl is ..." in tabelwaarden.csv but "persoonslijst is ..." in
-# RvIG's feature files). W is not in tabelwaarden.csv: "wissen" is RvIG's term for a removed list.
+# W (wissen) has no text at RvIG: such a persoonslijst is never delivered.
 REDEN_OPSCHORTING = {
     "O": "overlijden",
     "E": "emigratie",
     "M": "ministerieel besluit",
-    "R": "persoonslijst is aangelegd in de rni",
+    "R": "pl is aangelegd in de rni",
     "F": "fout",
-    "W": "wissen",
     ".": "onbekend",
 }
-SOORT_VERBINTENIS = {"H": "huwelijk", "P": "geregistreerd partnerschap"}
+SOORT_VERBINTENIS = {"H": "huwelijk", "P": "geregistreerd partnerschap", ".": "onbekend"}
 FUNCTIE_ADRES = {"W": "woonadres", "B": "briefadres"}
 AANDUIDING_BIJ_HUISNUMMER = {"to": "tegenover", "by": "bij"}
 AANDUIDING_IN_ADRESREGEL = {"to": "t/o", "by": "bij"}  # NEN 5825, as RvIG writes adresregel1
@@ -106,129 +110,34 @@ MAANDEN = (
 
 
 class Titel(NamedTuple):
-    """Row of tabel 38 (adellijke titel/predicaat) with the forms per geslacht."""
+    """The forms of an adellijke titel/predicaat per geslacht, for volledigeNaam (tabel 38 has
+    the omschrijving and soort, which `tabellen.py` reads; these forms are the Dutch words)."""
 
-    omschrijving: str
-    soort: str
     man: str
     vrouw: str
 
 
-ADELLIJKE_TITELS = {
-    "B": Titel("Baron", "titel", "baron", "barones"),
-    "BS": Titel("Barones", "titel", "baron", "barones"),
-    "G": Titel("Graaf", "titel", "graaf", "gravin"),
-    "GI": Titel("Gravin", "titel", "graaf", "gravin"),
-    "H": Titel("Hertog", "titel", "hertog", "hertogin"),
-    "HI": Titel("Hertogin", "titel", "hertog", "hertogin"),
-    "JH": Titel("Jonkheer", "predicaat", "jonkheer", "jonkvrouw"),
-    "JV": Titel("Jonkvrouw", "predicaat", "jonkheer", "jonkvrouw"),
-    "M": Titel("Markies", "titel", "markies", "markiezin"),
-    "MI": Titel("Markiezin", "titel", "markies", "markiezin"),
-    "P": Titel("Prins", "titel", "prins", "prinses"),
-    "PS": Titel("Prinses", "titel", "prins", "prinses"),
-    "R": Titel("Ridder", "titel", "ridder", "ridder"),  # tabel 38 has no female form of ridder
+TITEL_VORMEN = {
+    "B": Titel("baron", "barones"),
+    "BS": Titel("baron", "barones"),
+    "G": Titel("graaf", "gravin"),
+    "GI": Titel("graaf", "gravin"),
+    "H": Titel("hertog", "hertogin"),
+    "HI": Titel("hertog", "hertogin"),
+    "JH": Titel("jonkheer", "jonkvrouw"),
+    "JV": Titel("jonkheer", "jonkvrouw"),
+    "M": Titel("markies", "markiezin"),
+    "MI": Titel("markies", "markiezin"),
+    "P": Titel("prins", "prinses"),
+    "PS": Titel("prins", "prinses"),
+    "R": Titel("ridder", "ridder"),  # tabel 38 has no female form of ridder
 }
 
-# Tabel 33, only codes occurring in the test set whose name is beyond doubt. 1802, 1810 and 1811
-# are RvIG test gemeenten (woonplaatsen "Toetsoog", "Snellendam") and stay code-only.
-GEMEENTEN = {
-    "0014": "Groningen",
-    "0034": "Almere",
-    "0109": "Coevorden",
-    "0141": "Almelo",
-    "0150": "Deventer",
-    "0153": "Enschede",
-    "0160": "Hardenberg",
-    "0193": "Zwolle",
-    "0200": "Apeldoorn",
-    "0202": "Arnhem",
-    "0222": "Doetinchem",
-    "0226": "Duiven",
-    "0228": "Ede",
-    "0243": "Harderwijk",
-    "0268": "Nijmegen",
-    "0281": "Tiel",
-    "0289": "Wageningen",
-    "0294": "Winterswijk",
-    "0297": "Zaltbommel",
-    "0299": "Zevenaar",
-    "0301": "Zutphen",
-    "0303": "Dronten",
-    "0310": "De Bilt",
-    "0344": "Utrecht",
-    "0355": "Zeist",
-    "0361": "Alkmaar",
-    "0363": "Amsterdam",
-    "0394": "Haarlemmermeer",
-    "0400": "Den Helder",
-    "0402": "Hilversum",
-    "0405": "Hoorn",
-    "0439": "Purmerend",
-    "0479": "Zaanstad",
-    "0502": "Capelle aan den IJssel",
-    "0513": "Gouda",
-    "0518": "'s-Gravenhage",
-    "0530": "Hellevoetsluis",
-    "0546": "Leiden",
-    "0599": "Rotterdam",
-    "0629": "Wassenaar",
-    "0632": "Woerden",
-    "0637": "Zoetermeer",
-    "0664": "Goes",
-    "0687": "Middelburg",
-    "0716": "Tholen",
-    "0718": "Vlissingen",
-    "0748": "Bergen op Zoom",
-    "0762": "Deurne",
-    "0772": "Eindhoven",
-    "0794": "Helmond",
-    "0796": "'s-Hertogenbosch",
-    "0828": "Oss",
-    "0855": "Tilburg",
-    "0928": "Kerkrade",
-    "0935": "Maastricht",
-    "0957": "Roermond",
-    "0983": "Venlo",
-    "0988": "Weert",
-    "0995": "Lelystad",
-    "1695": "Noord-Beveland",
-    "1774": "Dinkelland",
-    "1783": "Westland",
-    "1900": "Súdwest-Fryslân",
-    "1901": "Bodegraven-Reeuwijk",
-    "1916": "Leidschendam-Voorburg",
-    "1926": "Pijnacker-Nootdorp",
-    "1955": "Montferland",
-    "1970": "Noardeast-Fryslân",
-    "1999": "Registratie Niet Ingezetenen (RNI)",
-}
-# Tabel 34, entries confirmed by RvIG's feature files.
-LANDEN = {
-    "5002": "Frankrijk",
-    "5010": "België",
-    "5034": "Albanië",
-    "6014": "Verenigde Staten van Amerika",
-    "6029": "Duitsland",
-    "6030": "Nederland",
-    "9999": "Internationaal gebied",
-}
-# Tabel 32, entries confirmed by RvIG's feature files.
-NATIONALITEITEN = {"0001": "Nederlandse", "0064": "Italiaanse", "0263": "Surinaamse"}
-# Tabel 37, entries confirmed by RvIG's feature files.
-REDEN_NATIONALITEIT = {
-    "001": "Wet op het Nederlanderschap 1892, art. 1, onder a",
-    "017": "Rijkswet op het Nederlanderschap 1984, art. 3, lid 1",
-    "301": "Vaststelling bezit vreemde nationaliteit",
-    "310": "Vaststelling bijzonder Nederlanderschap",
-    "311": "Vaststelling onbekende nationaliteit",
-    "312": "Vaststelling staatloosheid",
-}
-# Tabel 60, entries confirmed by RvIG's feature files.
-RNI_DEELNEMERS = {
-    "0101": "Belastingdienst (inzake heffingen en toeslagen)",
-    "0201": "Sociale Verzekeringsbank (inzake AOW, Anw en AKW)",
-}
+
+def _tabellen() -> LandelijkeTabellen:
+    return landelijke_tabellen()
+
+
 # Categorie 07 (inschrijving) is left out on purpose: RvIG never delivers its RNI-deelnemer.
 RNI_CATEGORIEEN = {"01": "Persoon", "04": "Nationaliteit", "06": "Overlijden", "08": "Verblijfplaats"}
 BIJZONDER_NEDERLANDERSCHAP = {"B": "BehandeldAlsNederlander", "V": "VastgesteldNietNederlander"}
@@ -462,13 +371,13 @@ def _is_volledige_datum(waarde: str | None) -> bool:
 def _gemeente(code: str | None) -> Json | None:
     if code is None or not _CODE.fullmatch(code):
         return None
-    return _waarde(code.zfill(4), GEMEENTEN)
+    return _waarde(code.zfill(4), _tabellen().gemeenten)
 
 
 def _land(code: str | None) -> Json | None:
     if code is None or code == "0000":
         return None
-    return _waarde(code, LANDEN)
+    return _waarde(code, _tabellen().landen)
 
 
 def _plaats(waarde: str | None) -> Json | None:
@@ -510,18 +419,22 @@ def _voorletters(voornamen: str | None) -> str | None:
 
 
 def _titel(code: str | None) -> Json | None:
-    titel = ADELLIJKE_TITELS.get(code or "")
+    """adellijkeTitelPredicaat: code, omschrijving and soort as in tabel 38."""
+    titel = _tabellen().adellijke_titels.get(code or "")
     if code is None or titel is None:
         return _waarde(code, {})
-    return {"code": code, "omschrijving": titel.omschrijving, "soort": titel.soort}
+    omschrijving, soort = titel
+    return {"code": code, "omschrijving": omschrijving, "soort": soort}
 
 
 def _titel_vorm(code: str | None, geslacht: str | None) -> str | None:
-    """The title in the form of the person's geslacht, lower case (RvIG's volledigeNaam rule)."""
-    titel = ADELLIJKE_TITELS.get(code or "")
-    if titel is None:
+    """The title in the form of the person's geslacht, lower case (RvIG's volledigeNaam rule);
+    without such a form (geslacht O, ridder for a woman) tabel 38's omschrijving."""
+    titel = _tabellen().adellijke_titels.get(code or "")
+    vormen = TITEL_VORMEN.get(code or "")
+    if titel is None or vormen is None:
         return code.lower() if code else None
-    return {"M": titel.man, "V": titel.vrouw}.get(geslacht or "", titel.omschrijving.lower())
+    return {"M": vormen.man, "V": vormen.vrouw}.get(geslacht or "", titel[0].lower())
 
 
 def _naam(voorkomen: Voorkomen) -> Json:
@@ -537,10 +450,10 @@ def _naam(voorkomen: Voorkomen) -> Json:
 
 def _volledige_naam(voorkomen: Voorkomen) -> str | None:
     titel_code = voorkomen.get("02.20")
-    titel = ADELLIJKE_TITELS.get(titel_code or "")
+    soort = (_tabellen().adellijke_titels.get(titel_code or "") or ("", ""))[1]
     vorm = _titel_vorm(titel_code, voorkomen.get("04.10"))
-    predicaat = vorm if titel is not None and titel.soort == "predicaat" else None
-    adellijke_titel = vorm if titel is None or titel.soort == "titel" else None
+    predicaat = vorm if soort == "predicaat" else None
+    adellijke_titel = vorm if soort != "predicaat" else None
     delen = (
         predicaat,
         voorkomen.get("02.10"),
@@ -615,8 +528,8 @@ def _nationaliteit(stapel: Stapel) -> Json | None:
     reden = actueel.get("63.10")
     return _obj(
         type=soort or "Nationaliteit",
-        nationaliteit=None if soort else _waarde(code, NATIONALITEITEN),
-        redenOpname=None if reden == "000" else _waarde(reden, REDEN_NATIONALITEIT),
+        nationaliteit=None if soort else _waarde(code, _tabellen().nationaliteiten),
+        redenOpname=None if reden == "000" else _waarde(reden, _tabellen().redenen_nationaliteit),
         datumIngangGeldigheid=_datum(_ingang_nationaliteit(stapel, bijzonder is not None)),
     )
 
@@ -807,15 +720,19 @@ def _immigratie(voorkomen: Voorkomen) -> Json:
     )
 
 
-def _historie(pl: Persoonslijst) -> list[Json]:
+def historie_van(pl: Persoonslijst) -> list[Json]:
     """Verblijfplaatshistorie (categorie 08 + 58), most recent first, as RvIG's historie API.
 
     A voorkomen is left out when the next (newer) delivered one started on the same day or
     earlier, both dates fully known: it was then a correction or a technical change, not a stay.
+    Each item carries the inOnderzoek RvIG's historie API delivers (`historie_in_onderzoek.py`),
+    from its own 83.10 and from that of the voorkomen just newer than it in the stapel (RvIG's
+    "volgende verblijfplaats").
     """
     items: list[Json] = []
     volgende: str | None = None
-    for voorkomen in (pl.stapels("08") or [[]])[0]:
+    stapel = (pl.stapels("08") or [[]])[0]
+    for index, voorkomen in enumerate(stapel):
         soort = _verblijfplaats_type(voorkomen)
         if soort is None:
             continue
@@ -823,15 +740,14 @@ def _historie(pl: Persoonslijst) -> list[Json]:
         if _is_volledige_datum(van) and _is_volledige_datum(volgende) and (volgende or "") <= (van or ""):
             continue
         gemeente = _gemeente(voorkomen.get("09.10"))
-        items.append(
-            _verblijfplaats_velden(voorkomen, soort)
-            | _obj(
-                datumTot=_datum(volgende),
-                gemeenteVanInschrijving=gemeente,
-                adressering=_adresregels(voorkomen, soort, gemeente),
-                rni=_rni_deelnemer(voorkomen, None) if soort.startswith("Verblijfplaats") else None,
-            )
+        item = _verblijfplaats_velden(voorkomen, soort) | _obj(
+            datumTot=_datum(volgende),
+            gemeenteVanInschrijving=gemeente,
+            adressering=_adresregels(voorkomen, soort, gemeente),
+            rni=_rni_deelnemer(voorkomen, None) if soort.startswith("Verblijfplaats") else None,
         )
+        nieuwer = stapel[index - 1] if index else None
+        items.append(met_historie_onderzoek(item, soort, voorkomen, nieuwer, _datum))
         volgende = van
     return items
 
@@ -938,7 +854,7 @@ def _verblijfstitel(pl: Persoonslijst) -> Json | None:
     if titel.get("39.10") in (None, "98"):
         return None
     return _obj(
-        aanduiding=_waarde(titel.get("39.10"), {}),
+        aanduiding=_waarde(titel.get("39.10"), _tabellen().verblijfstitels),
         datumEinde=_datum(titel.get("39.20")),
         datumIngang=_datum(titel.get("39.30")),
     )
@@ -948,7 +864,7 @@ def _gezagsverhouding(pl: Persoonslijst) -> Json:
     gezag = pl.actueel("11")
     return _obj(
         indicatieCurateleRegister=True if gezag.get("33.10") == "1" else None,
-        indicatieGezagMinderjarige=_waarde(gezag.get("32.10"), {}),
+        indicatieGezagMinderjarige=_waarde(gezag.get("32.10"), _tabellen().gezagsverhoudingen),
     )
 
 
@@ -975,7 +891,7 @@ def _rni_deelnemer(voorkomen: Voorkomen, categorie: str | None) -> Json | None:
     if deelnemer is None or not re.fullmatch(r"[0-9]{4}", deelnemer):
         return None
     return _obj(
-        deelnemer=_waarde(deelnemer, RNI_DEELNEMERS),
+        deelnemer=_waarde(deelnemer, _tabellen().rni_deelnemers),
         omschrijvingVerdrag=voorkomen.get("88.20"),
         categorie=RNI_CATEGORIEEN.get(categorie or ""),
     )
@@ -990,18 +906,104 @@ def _rni(pl: Persoonslijst) -> list[Json] | None:
     return gevonden or None
 
 
+# --- gezagsgegevens: what the sandbox's gezag derivation reads besides the Persoon ----------------
+
+
+def _aktenummers(stapel: Stapel) -> list[str] | None:
+    """The aktenummers (81.20) of a stapel, actual and historic: their 3rd letter (tabel 39) tells
+    adoptie (Q), erkenning (B, C, J, V), ontkenning (E) or geboorte (A)."""
+    return [voorkomen["81.20"] for voorkomen in stapel if voorkomen.get("81.20")] or None
+
+
+def _gezagsouder(pl: Persoonslijst, categorie: str) -> Json | None:
+    stapels = pl.stapels(categorie)
+    if not stapels or not stapels[0]:
+        return None
+    ouder = stapels[0][0]
+    return _obj(
+        ouderAanduiding="1" if categorie == "02" else "2",
+        # A "puntouder" (geslachtsnaam ".") is a parent whose data are unknown; the Persoon drops the ".".
+        puntouder=True if ouder.get("02.40") == STANDAARDWAARDEN["02.40"] else None,
+        aktenummers=_aktenummers(stapels[0]),
+        volledigeNaam=_volledige_naam(ouder),
+    )
+
+
+def _relatie(voorkomen: Voorkomen) -> Json:
+    """One voorkomen (actual or historic) of a huwelijk/partnerschap, raw LO GBA dates (yyyymmdd)."""
+    return _obj(
+        burgerservicenummer=voorkomen.get("01.20"),
+        geslachtsnaam=voorkomen.get("02.40"),
+        geboortedatum=voorkomen.get("03.10"),
+        volledigeNaam=_volledige_naam(voorkomen),
+        datumAangaan=voorkomen.get("06.10"),
+        datumOntbinding=voorkomen.get("07.10"),
+        redenOntbinding=voorkomen.get("07.40"),
+        ingangsdatumGeldigheid=voorkomen.get("85.10"),
+    )
+
+
+def _gezagsgegevens(pl: Persoonslijst) -> Json:
+    """The raw facts RvIG's gezag rules read that the `Persoon` does not carry (app/sandbox/gezag.py).
+
+    Gezag itself depends on the day of the query and is derived by the sandbox when it answers.
+    """
+    relaties = [
+        _relatie(voorkomen)
+        for stapel in pl.stapels("05")
+        for voorkomen in stapel
+        if _gezagsrelatie(voorkomen)
+    ]
+    ouders = [ouder for ouder in (_gezagsouder(pl, "02"), _gezagsouder(pl, "03")) if ouder]
+    return _obj(
+        aktenummers=_aktenummers((pl.stapels("01") or [[]])[0]),
+        ouders=ouders or None,
+        ingangsdatumGezagsverhouding=pl.actueel("11").get("85.10"),
+        relaties=relaties or None,
+        onderzoeken=_gezagsonderzoeken(pl) or None,
+    )
+
+
+def _gezagsonderzoeken(pl: Persoonslijst) -> list[Json]:
+    """The aanduidingen in onderzoek (83.10, with 83.30) RvIG's gezag module can match to a fact.
+
+    As its domain objects hold them (BRP-API/brp-api-gezag `JooqPersoonslijstFinder.java`): on the
+    actual voorkomen of categorie 01/02/03/11 one of that categorie, on a historic voorkomen of
+    01/02/03 one of 51/52/53, on any kept voorkomen of a huwelijk/partnerschap one of 05. Whether
+    an onderzoek with a datum einde is over depends on the day of the query: the sandbox decides.
+    """
+    bronnen: list[tuple[Voorkomen, str]] = [(pl.actueel("11"), "11")]
+    for categorie in ("01", "02", "03"):
+        stapel = (pl.stapels(categorie) or [[]])[0]
+        bronnen += [(v, categorie if i == 0 else str(int(categorie) + 50)) for i, v in enumerate(stapel)]
+    bronnen += [(v, "05") for stapel in pl.stapels("05") for v in stapel if _gezagsrelatie(v)]
+    gevonden: list[Json] = []
+    for voorkomen, categorie in bronnen:
+        aanduiding = voorkomen.get("83.10", "")
+        if aanduiding.isdigit() and len(aanduiding) <= 6 and aanduiding.zfill(6)[:2] == categorie:
+            gevonden.append(_obj(aanduiding=aanduiding.zfill(6), datumEinde=voorkomen.get("83.30")))
+    return gevonden
+
+
+def _gezagsrelatie(voorkomen: Voorkomen) -> bool:
+    # RvIG's gezag module skips voorkomens left empty by a correction (no 06.10, 07.10 or 85.10).
+    return bool({"06.10", "07.10", "85.10"} & voorkomen.keys())
+
+
 # --- assembling ----------------------------------------------------------------------------------
 
 
 def persoon_van(pl: Persoonslijst) -> Json:
     """The full `Persoon` of a persoonslijst, as RvIG returns it when every field is requested.
 
-    Not included: `leeftijd` and `gezag` (derived on the day of the query) and `inOnderzoek`.
+    Not included: `leeftijd` and `gezag` (derived on the day of the query). Every group an active
+    onderzoek touches carries all its `inOnderzoek` flags (`in_onderzoek.py`); which of them an
+    answer shows depends on the fields asked (`app.sandbox.onderzoek`).
     """
     partners = _partners(pl)
     verblijf = _verblijfplaats(pl)
     ouders = [ouder for ouder in (_ouder(pl, "02"), _ouder(pl, "03")) if ouder]
-    return (
+    persoon = (
         _persoon_categorie(pl)
         | {
             "ouders": ouders,
@@ -1020,6 +1022,33 @@ def persoon_van(pl: Persoonslijst) -> Json:
         | _gezagsverhouding(pl)
         | _kiesrecht(pl)
     )
+    return met_onderzoek(persoon, _onderzoek_bronnen(pl, partners), _datum)
+
+
+def _onderzoek_bronnen(pl: Persoonslijst, partners: Sequence[_Partner]) -> list[Bron]:
+    """The actual voorkomens whose 83.10 may put fields in onderzoek, each with its place in the
+    Persoon (list items in the order the Persoon delivers them)."""
+    bronnen = [Bron("persoon", "01", pl.actueel("01"))]
+    ouders = [categorie for categorie in ("02", "03") if _ouder(pl, categorie)]
+    bronnen += [Bron("ouder", c, pl.actueel(c), ("ouders", i)) for i, c in enumerate(ouders)]
+    nationaliteiten = [stapel[0] for stapel in pl.stapels("04") if _nationaliteit(stapel) is not None]
+    bronnen += [Bron("nationaliteit", "04", v, ("nationaliteiten", i)) for i, v in enumerate(nationaliteiten)]
+    bronnen += [Bron("partner", "05", p.voorkomen, ("partners", i)) for i, p in enumerate(partners)]
+    naamgebruik_partner = _naamgebruik_partner(partners)
+    if naamgebruik_partner is not None:
+        bronnen.append(Bron("naamgebruikpartner", "05", naamgebruik_partner))
+    kinderen = [stapel[0] for stapel in pl.stapels("09") if _kind(stapel) is not None]
+    bronnen += [Bron("kind", "09", v, ("kinderen", i)) for i, v in enumerate(kinderen)]
+    bronnen += [
+        Bron(soort, categorie, pl.actueel(categorie))
+        for soort, categorie in (
+            ("overlijden", "06"),
+            ("verblijfplaats", "08"),
+            ("verblijfstitel", "10"),
+            ("gezagsverhouding", "11"),
+        )
+    ]
+    return bronnen
 
 
 def convert_testset(csv_path: Path) -> dict[str, Any]:
@@ -1033,7 +1062,8 @@ def convert_testset(csv_path: Path) -> dict[str, Any]:
         {
             "persoonslijst": pl.identificatie,
             "persoon": persoon_van(pl),
-            "verblijfplaatshistorie": _historie(pl),
+            "verblijfplaatshistorie": historie_van(pl),
+            "gezagsgegevens": _gezagsgegevens(pl),
         }
         for pl in read_testset(csv_path)
         if pl.actueel("01").get("01.20")

@@ -20,6 +20,7 @@ from referencing.jsonschema import DRAFT202012
 
 from app.sandbox.data import PERSONEN_JSON, TESTSET_CSV
 from app.sandbox.data.convert import convert_testset, main, read_testset, render_json
+from tests.integration.sandbox.openapi import is_rvig_deviation
 
 Json = dict[str, Any]
 
@@ -96,10 +97,34 @@ def _validator(spec_name: str, schema: str) -> Draft202012Validator:
 
 
 def _fouten(validator: Draft202012Validator, instance: Json, waar: str) -> list[str]:
+    # RvIG's own omschrijvingen with "/", "+" are sent verbatim although its spec's pattern forbids them.
     return [
         f"{waar} {'/'.join(map(str, e.absolute_path))}: {e.message[:160]}"
         for e in validator.iter_errors(instance)
+        if not is_rvig_deviation(e)
     ]
+
+
+def test_the_only_spec_deviations_are_rvigs_own_omschrijvingen(document: Json) -> None:
+    """The omschrijvingen RvIG sends that its spec's Waardetabel pattern forbids: exactly these."""
+    validator = _validator("personen-openapi.yaml", "Persoon")
+    texts = {
+        e.instance
+        for entry in document["personen"]
+        for e in validator.iter_errors(entry["persoon"])
+        if is_rvig_deviation(e)
+    }
+    assert texts == {
+        "geslachtsnaam echtgenoot/geregistreerd partner",
+        "geslachtsnaam echtgenoot/geregistreerd partner na eigen geslachtsnaam",
+        "geslachtsnaam echtgenoot/geregistreerd partner voor eigen geslachtsnaam",
+        "Macedonische/Burger van Noord-Macedonië",
+        "ouder1 + ouder2 + een of meer derden hebben het gezag",
+        "ouder1 heeft het gezag + een of meer derden hebben deelgezag",
+        "ouder2 heeft het gezag + een of meer derden hebben deelgezag",
+        "ouder1 + ouder2 hebben het gezag + een of meer derden hebben deelgezag",
+        "een of meer derden hebben het gezag + een of meer derden hebben deelgezag",
+    }
 
 
 def test_validator_enforces_discriminators_and_formats() -> None:
@@ -146,12 +171,12 @@ def test_main_writes_the_json_file(tmp_path: Path) -> None:
     assert out.read_bytes() == PERSONEN_JSON.read_bytes()
 
 
-def test_document_has_bron_and_three_keys_per_person(document: Json) -> None:
+def test_document_has_bron_and_four_keys_per_person(document: Json) -> None:
     assert document["bron"].startswith(
         "RvIG testset persoonslijsten proefomgeving GBA-V (2022-05-02), EUPL-1.2"
     )
     assert {tuple(sorted(entry)) for entry in document["personen"]} == {
-        ("persoon", "persoonslijst", "verblijfplaatshistorie")
+        ("gezagsgegevens", "persoon", "persoonslijst", "verblijfplaatshistorie")
     }
 
 
@@ -254,12 +279,12 @@ def test_999993653_partner_and_verblijfplaatshistorie(by_pl: dict[str, Json]) ->
             "geslachtsnaam": "Moulin",
             "voorletters": "S.",
             "volledigeNaam": "Suzanne Moulin",
-            "aanduidingNaamgebruik": {"code": "E", "omschrijving": "gebruik alleen de eigen naam."},
+            "aanduidingNaamgebruik": {"code": "E", "omschrijving": "eigen geslachtsnaam"},
         },
         "geboorte": {
             "datum": _datum("1985-12-01", "1 december 1985"),
             "plaats": {"omschrijving": "Thann"},
-            "land": {"code": "5001"},
+            "land": {"code": "5001", "omschrijving": "Canada"},
         },
         "geslacht": {"code": "V", "omschrijving": "vrouw"},
         "ouders": [
@@ -289,7 +314,7 @@ def test_999993653_partner_and_verblijfplaatshistorie(by_pl: dict[str, Json]) ->
         "nationaliteiten": [
             {
                 "type": "Nationaliteit",
-                "nationaliteit": {"code": "0057"},
+                "nationaliteit": {"code": "0057", "omschrijving": "Franse"},
                 "redenOpname": {"code": "301", "omschrijving": "Vaststelling bezit vreemde nationaliteit"},
                 "datumIngangGeldigheid": ONBEKEND,
             }
@@ -368,11 +393,11 @@ def test_999993872_geheimhouding(by_pl: dict[str, Json]) -> None:
         "geslachtsnaam": "Meijden",
         "voorletters": "P.",
         "volledigeNaam": "Peter-Jan van der Meijden",
-        "aanduidingNaamgebruik": {"code": "E", "omschrijving": "gebruik alleen de eigen naam."},
+        "aanduidingNaamgebruik": {"code": "E", "omschrijving": "eigen geslachtsnaam"},
     }
     assert persoon["geboorte"] == {
         "datum": _datum("1959-04-17", "17 april 1959"),
-        "plaats": {"code": "0947"},
+        "plaats": {"code": "0947", "omschrijving": "Neer"},
         "land": NEDERLAND,
     }
     assert [o["naam"]["geslachtsnaam"] for o in persoon["ouders"]] == ["Molenaar", "Meijden"]
@@ -402,10 +427,13 @@ def test_999993872_geheimhouding(by_pl: dict[str, Json]) -> None:
         ("Dorpsweg", "1991-02-01", "1998-04-01"),
         ("Achillesstraat", "1959-04-17", "1991-02-01"),
     ]
-    assert entry["verblijfplaatshistorie"][2]["gemeenteVanInschrijving"] == {"code": "0947"}
+    assert entry["verblijfplaatshistorie"][2]["gemeenteVanInschrijving"] == {
+        "code": "0947",
+        "omschrijving": "Neer",
+    }
     assert entry["verblijfplaatshistorie"][2]["adressering"] == {
         "adresregel1": "Achillesstraat 28",
-        "adresregel2": "6165 RA",
+        "adresregel2": "6165 RA  NEER",
     }
 
 
@@ -428,7 +456,7 @@ def test_999994992_overleden_geheim_en_opgeschort(by_pl: dict[str, Json]) -> Non
     assert persoon["geheimhoudingPersoonsgegevens"] is True
     assert persoon["geboorte"] == {
         "datum": _datum("1930-04-01", "1 april 1930"),
-        "plaats": {"code": "0595"},
+        "plaats": {"code": "0595", "omschrijving": "Reeuwijk"},
         "land": NEDERLAND,
     }
     assert persoon["nationaliteiten"] == [
@@ -492,7 +520,7 @@ def test_999990457_rni_buitenland(by_pl: dict[str, Json]) -> None:
         "regel1": "Street ¦ 34 & House ¦ 11",
         "regel2": "Baghdad",
         "regel3": "Park Al-Sadoums, Hay Al-Nidhal 103",
-        "land": {"code": "5043"},
+        "land": {"code": "5043", "omschrijving": "Irak"},
     }
     assert persoon["burgerservicenummer"] == "999990457"
     assert persoon["naam"] == {
@@ -513,7 +541,7 @@ def test_999990457_rni_buitenland(by_pl: dict[str, Json]) -> None:
     }
     assert persoon["gemeenteVanInschrijving"] == rni
     assert persoon["opschortingBijhouding"] == {
-        "reden": {"code": "R", "omschrijving": "persoonslijst is aangelegd in de rni"},
+        "reden": {"code": "R", "omschrijving": "pl is aangelegd in de rni"},
         "datum": _datum("2012-10-21", "21 oktober 2012"),
     }
     assert persoon["verificatie"] == {
@@ -539,7 +567,7 @@ def test_999990457_rni_buitenland(by_pl: dict[str, Json]) -> None:
         "adresregel1": "Street ¦ 34 & House ¦ 11",
         "adresregel2": "Baghdad",
         "adresregel3": "Park Al-Sadoums, Hay Al-Nidhal 103",
-        "land": {"code": "5043"},
+        "land": {"code": "5043", "omschrijving": "Irak"},
         "aanhef": "Geachte mevrouw VųlkovāsoØse",
         "aanschrijfwijze": {"naam": "M. VųlkovāsoØse"},
         "gebruikInLopendeTekst": "mevrouw VųlkovāsoØse",
@@ -555,7 +583,7 @@ def test_999990457_rni_buitenland(by_pl: dict[str, Json]) -> None:
                 "adresregel1": "Street ¦ 34 & House ¦ 11",
                 "adresregel2": "Baghdad",
                 "adresregel3": "Park Al-Sadoums, Hay Al-Nidhal 103",
-                "land": {"code": "5043"},
+                "land": {"code": "5043", "omschrijving": "Irak"},
             },
         }
     ]
@@ -568,12 +596,12 @@ def test_999992806_ontbonden_partner_and_naamgebruik_v(by_pl: dict[str, Json]) -
     den_haag = {"code": "0518", "omschrijving": "'s-Gravenhage"}
     assert persoon["naam"]["aanduidingNaamgebruik"] == {
         "code": "V",
-        "omschrijving": "gebruik de partnernaam voor de eigen naam.",
+        "omschrijving": "geslachtsnaam echtgenoot/geregistreerd partner voor eigen geslachtsnaam",
     }
     assert persoon["geboorte"] == {
         "datum": {"type": "JaarDatum", "jaar": 1968, "langFormaat": "1968"},
         "plaats": {"omschrijving": "Jalālābād"},
-        "land": {"code": "7020"},
+        "land": {"code": "7020", "omschrijving": "Pakistan"},
     }
     # aangaan comes from the historic 55 row; the actual 05 row holds the ontbinding.
     assert persoon["partners"] == [
@@ -582,7 +610,7 @@ def test_999992806_ontbonden_partner_and_naamgebruik_v(by_pl: dict[str, Json]) -
             "geboorte": {
                 "datum": _datum("1957-03-10", "10 maart 1957"),
                 "plaats": {"omschrijving": "Riyadh"},
-                "land": {"code": "5018"},
+                "land": {"code": "5018", "omschrijving": "Saoedi-Arabië"},
             },
             "geslacht": {"code": "M", "omschrijving": "man"},
             "soortVerbintenis": {"code": "P", "omschrijving": "geregistreerd partnerschap"},
@@ -598,7 +626,7 @@ def test_999992806_ontbonden_partner_and_naamgebruik_v(by_pl: dict[str, Json]) -
     assert persoon["nationaliteiten"] == [
         {
             "type": "Nationaliteit",
-            "nationaliteit": {"code": "0334"},
+            "nationaliteit": {"code": "0334", "omschrijving": "Saoedi-Arabische"},
             "redenOpname": {"code": "301", "omschrijving": "Vaststelling bezit vreemde nationaliteit"},
             "datumIngangGeldigheid": ONBEKEND,
         },
@@ -609,12 +637,15 @@ def test_999992806_ontbonden_partner_and_naamgebruik_v(by_pl: dict[str, Json]) -
         },
     ]
     assert persoon["verblijfstitel"] == {
-        "aanduiding": {"code": "21"},
+        "aanduiding": {
+            "code": "21",
+            "omschrijving": "Vw 2000 art. 8, onder a, vergunning regulier bepaalde tijd, arbeid vrij",
+        },
         "datumIngang": _datum("2008-06-30", "30 juni 2008"),
         "datumEinde": _datum("2013-06-30", "30 juni 2013"),
     }
     assert persoon["immigratie"] == {
-        "landVanwaarIngeschreven": {"code": "6024"},
+        "landVanwaarIngeschreven": {"code": "6024", "omschrijving": "Indonesië"},
         "datumVestigingInNederland": _datum("1990-05-07", "7 mei 1990"),
         "indicatieVestigingVanuitBuitenland": True,
     }
@@ -641,7 +672,7 @@ def test_999990639_ouders_kinderen_and_woonplaats_from_gemeente(by_pl: dict[str,
     assert persoon["naam"]["volledigeNaam"] == "Mattheus du Burck"
     assert persoon["geboorte"] == {
         "datum": _datum("1922-09-25", "25 september 1922"),
-        "plaats": {"code": "1111"},
+        "plaats": {"code": "1111", "omschrijving": "Meeuwen"},
         "land": NEDERLAND,
     }
     assert [
@@ -654,7 +685,7 @@ def test_999990639_ouders_kinderen_and_woonplaats_from_gemeente(by_pl: dict[str,
             "naam": {"voornamen": "Johanna Dingena", "geslachtsnaam": "Maassen", "voorletters": "J.D."},
             "geboorte": {
                 "datum": _datum("1925-08-31", "31 augustus 1925"),
-                "plaats": {"code": "1033"},
+                "plaats": {"code": "1033", "omschrijving": "Buggenum"},
                 "land": NEDERLAND,
             },
             "geslacht": {"code": "V", "omschrijving": "vrouw"},
@@ -715,17 +746,20 @@ def test_999990305_overleden_buitenland_locatie_and_onjuist(by_pl: dict[str, Jso
     hilversum = {"code": "0402", "omschrijving": "Hilversum"}
     assert persoon["naam"] == {
         "voornamen": "Żáïŀëñøŕ Åłéèç Ðëļŧå",
-        "adellijkeTitelPredicaat": {"code": "JV", "omschrijving": "Jonkvrouw", "soort": "predicaat"},
+        "adellijkeTitelPredicaat": {"code": "JV", "omschrijving": "jonkvrouw", "soort": "predicaat"},
         "voorvoegsel": "'S",
         "geslachtsnaam": "Streeveld",
         "voorletters": "Ż.Å.Ð.",
         "volledigeNaam": "jonkvrouw Żáïŀëñøŕ Åłéèç Ðëļŧå 'S Streeveld",
-        "aanduidingNaamgebruik": {"code": "N", "omschrijving": "gebruik de eigennaam voor de partnernaam."},
+        "aanduidingNaamgebruik": {
+            "code": "N",
+            "omschrijving": "geslachtsnaam echtgenoot/geregistreerd partner na eigen geslachtsnaam",
+        },
     }
     # Overlijden plaats 0000 is the standaardwaarde "onbekend" and is left out.
     assert persoon["overlijden"] == {
         "datum": _datum("2017-12-01", "1 december 2017"),
-        "land": {"code": "5103"},
+        "land": {"code": "5103", "omschrijving": "Servië"},
     }
     assert persoon["opschortingBijhouding"]["reden"] == {"code": "O", "omschrijving": "overlijden"}
     # Stapel 1 is the current partnership; the dissolved huwelijk (stapel 2) is not delivered.
@@ -741,7 +775,10 @@ def test_999990305_overleden_buitenland_locatie_and_onjuist(by_pl: dict[str, Jso
         {
             "type": "Nationaliteit",
             "nationaliteit": {"code": "0001", "omschrijving": "Nederlandse"},
-            "redenOpname": {"code": "018"},
+            "redenOpname": {
+                "code": "018",
+                "omschrijving": "Rijkswet op het Nederlanderschap 1984, art. 3, lid 2",
+            },
             "datumIngangGeldigheid": _datum("2004-10-15", "15 oktober 2004"),
         }
     ]
@@ -755,7 +792,7 @@ def test_999990305_overleden_buitenland_locatie_and_onjuist(by_pl: dict[str, Jso
     assert persoon["adressering"] == {
         "adresregel1": "Djordja Rajkovica 28",
         "adresregel2": "21000 Novi Sad",
-        "land": {"code": "5103"},
+        "land": {"code": "5103", "omschrijving": "Servië"},
     }
     assert persoon["rni"] == [
         {
@@ -765,7 +802,13 @@ def test_999990305_overleden_buitenland_locatie_and_onjuist(by_pl: dict[str, Jso
             },
             "categorie": "Overlijden",
         },
-        {"deelnemer": {"code": "0301"}, "categorie": "Verblijfplaats"},
+        {
+            "deelnemer": {
+                "code": "0301",
+                "omschrijving": "Uitvoeringsinstituut werknemersverzekeringen (inzake uitkeringen)",
+            },
+            "categorie": "Verblijfplaats",
+        },
     ]
     historie = entry["verblijfplaatshistorie"]
     # Row 1 of 08 is onjuist (84.10 O) and row 2 starts on the same day as row 0: both left out.
@@ -784,7 +827,12 @@ def test_999990305_overleden_buitenland_locatie_and_onjuist(by_pl: dict[str, Jso
         ("VerblijfplaatsBuitenland", "1993-02-15", "1993-09-10", "0402"),
         ("Adres", "1961-12-30", "1993-02-15", "0402"),
     ]
-    assert historie[0]["rni"] == {"deelnemer": {"code": "0301"}}
+    assert historie[0]["rni"] == {
+        "deelnemer": {
+            "code": "0301",
+            "omschrijving": "Uitvoeringsinstituut werknemersverzekeringen (inzake uitkeringen)",
+        }
+    }
     assert historie[2] == {
         "type": "Locatie",
         "verblijfadres": {"locatiebeschrijving": 'Woonboot "\'t Lelijk Eentje"'},
@@ -794,7 +842,7 @@ def test_999990305_overleden_buitenland_locatie_and_onjuist(by_pl: dict[str, Jso
         "gemeenteVanInschrijving": rotterdam,
         "adressering": {"adresregel1": 'Woonboot "\'t Lelijk Eentje"', "adresregel2": "ROTTERDAM"},
     }
-    assert historie[3]["verblijfadres"] == {"land": {"code": "8027"}}
+    assert historie[3]["verblijfadres"] == {"land": {"code": "8027", "omschrijving": "Kiribati"}}
     assert "adressering" not in historie[3]  # no regels: nothing to address
     assert historie[4]["adressering"] == {"adresregel1": "Curaçaolaan 2", "adresregel2": "1213 VK  HILVERSUM"}
     assert historie[4]["gemeenteVanInschrijving"] == hilversum
