@@ -44,6 +44,7 @@ __all__ = [
 ANCHOR_FILE_SETTING: Final = "BROKER_PROTOCOL_ANCHOR_FILE"
 HEAD_SIGNED_EVENT: Final = "protocol_head_signed"
 _FILE_MODE: Final = 0o640
+_MAX_LINE_BYTES: Final = 1 << 20
 _ENCODER: Final = msgspec.json.Encoder(order="sorted")
 
 
@@ -143,7 +144,10 @@ def _read(path: Path, keys: PublicKeys | None) -> Iterable[PublishedHead]:
     except OSError as exc:
         raise AnchorError(f"--anchors {path}: cannot read the file ({exc.strerror})") from None
     with handle:
-        for number, raw in enumerate(handle, start=1):
+        # Lines are read within a bound: an anchor line is a few hundred bytes, a log line a few KiB.
+        for number, raw in enumerate(iter(lambda: handle.readline(_MAX_LINE_BYTES + 1), b""), start=1):
+            if len(raw) > _MAX_LINE_BYTES:
+                raise AnchorError(f"--anchors {path}:{number}: line too long for a published head")
             if not raw.strip():
                 continue
             source = f"{path}:{number}"

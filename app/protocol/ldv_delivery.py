@@ -9,12 +9,12 @@ standard recommends between application and Logboek.
 Semantics
 ---------
 - **The protocol is the durable source.** A line exists as long as its record does; the cursor
-  only says how far the Logboek confirmed. A 2xx answer (without rejected spans) is the
-  confirmation the standard requires of a Logboek; then, and only then, the cursor moves, in the
-  transaction that read the batch. A Logboek that is down, slow or refuses keeps the cursor where
-  it is: the tenant backs off (exponentially, 1 s doubling to `max_backoff`, or the Logboek's
-  `Retry-After` within that bound) and delivery catches up from the cursor when the Logboek is
-  back. Nothing is lost while it is down.
+  only says how far the Logboek confirmed. A 2xx answer (without rejected spans, at most 64 KiB)
+  within `timeout` is the confirmation the standard requires of a Logboek; then, and only then,
+  the cursor moves, in the transaction that read the batch. A Logboek that is down, slow or
+  refuses keeps the cursor where it is: the tenant backs off (exponentially, 1 s doubling to
+  `max_backoff`, or the Logboek's `Retry-After` within that bound) and delivery catches up from
+  the cursor when the Logboek is back. Nothing is lost while it is down.
 - **At least once.** A batch whose confirmation arrived but whose cursor move did not commit (the
   database failed in between, the replica stopped) is sent again. Every line's ids are stable
   (`trace_id` and `span_id` are stored in the record or derived from it), so a Logboek can drop a
@@ -92,6 +92,8 @@ _CONTENT_TYPE: Final = "application/x-protobuf"
 _SCOPE: Final = InstrumentationScope("brp-broker/ldv", LDV_VERSION)
 _STATUS: Final = {"Unset": StatusCode.UNSET, "Ok": StatusCode.OK, "Error": StatusCode.ERROR}
 _INITIAL_BACKOFF: Final = 1.0
+# An OTLP answer is an `ExportTraceServiceResponse`: a count and a message. Anything larger is not one.
+_MAX_ANSWER_BYTES: Final = 64 * 1024
 
 # Runtime role, inside the tenant's scope (row-level security shows only its rows).
 _LOCK_CURSOR: Final = (
@@ -304,22 +306,35 @@ class LdvDelivery:
         _log.warning("ldv_records_skipped", tenant=tenant, records=count, reason="retention")
 
     async def _post(self, endpoint: str, body: bytes) -> None:
-        """POST the OTLP `body` to `endpoint`; raise `_Failure` unless the Logboek confirmed every line."""
+        """POST the OTLP `body` to `endpoint`; raise `_Failure` unless the Logboek confirmed every line.
+
+        `timeout` bounds the whole exchange (httpx's bounds each read: a Logboek trickling its
+        answer would hold this tenant's cursor lock, and every later tenant's turn, for ever), and
+        at most `_MAX_ANSWER_BYTES` of the answer are read.
+        """
         try:
-            response = await self._client.post(
-                endpoint,
-                content=body,
-                headers={"Content-Type": _CONTENT_TYPE},
-                timeout=self._timeout,
-            )
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self._timeout):
+                status, headers, answer = await self._exchange(endpoint, body)
+        except (TimeoutError, httpx.TimeoutException):
             raise _Failure("timeout") from None
         except httpx.HTTPError:
             raise _Failure("unreachable") from None
-        if not 200 <= response.status_code < 300:
-            raise _Failure("status", response.status_code, _retry_after(response.headers.get("Retry-After")))
-        if _rejected(response) > 0:
-            raise _Failure("rejected", response.status_code)
+        if not 200 <= status < 300:
+            raise _Failure("status", status, _retry_after(headers.get("Retry-After")))
+        if answer is None or _rejected(headers.get("Content-Type", ""), answer) > 0:
+            raise _Failure("rejected", status)
+
+    async def _exchange(self, endpoint: str, body: bytes) -> tuple[int, httpx.Headers, bytes | None]:
+        """(status, headers, answer) of the POST; answer None when it is larger than a Logboek's answer."""
+        async with self._client.stream(
+            "POST", endpoint, content=body, headers={"Content-Type": _CONTENT_TYPE}, timeout=self._timeout
+        ) as response:
+            answer = bytearray()
+            async for chunk in response.aiter_bytes():
+                answer += chunk
+                if len(answer) > _MAX_ANSWER_BYTES:
+                    return response.status_code, response.headers, None
+            return response.status_code, response.headers, bytes(answer)
 
     def _failed(self, target: LdvTarget, failure: _Failure, *, error: str | None = None) -> None:
         backoff = self._backoff.setdefault(target.tenant, _Backoff())
@@ -383,13 +398,13 @@ def _span(line: LdvRecord, resource: Resource) -> ReadableSpan:
     )
 
 
-def _rejected(response: httpx.Response) -> int:
+def _rejected(content_type: str, content: bytes) -> int:
     """The spans an OTLP answer says it rejected (partial success); 0 when it says nothing."""
-    if not response.headers.get("Content-Type", "").startswith(_CONTENT_TYPE) or not response.content:
+    if not content_type.startswith(_CONTENT_TYPE) or not content:
         return 0
     answer = ExportTraceServiceResponse()
     try:
-        answer.ParseFromString(response.content)
+        answer.ParseFromString(content)
     except Exception:  # protobuf's DecodeError (an untyped module): an answer we cannot read
         return 0
     return int(answer.partial_success.rejected_spans)
@@ -399,8 +414,10 @@ def _retry_after(value: str | None) -> float | None:
     """Seconds from a `Retry-After` header (seconds or an HTTP date), or None."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    seconds = value.strip()
+    # isdigit() alone also takes digits such as "²", which float() refuses.
+    if seconds.isascii() and seconds.isdigit():
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

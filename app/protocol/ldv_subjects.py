@@ -92,7 +92,13 @@ class SubjectKey:
             )
         key = _import(jwk, "[ldv] subject_key")
         kid = jwk.get("kid")
-        return cls(key, kid if isinstance(kid, str) and kid else None)
+        subject_key = cls(key, kid if isinstance(kid, str) and kid else None)
+        try:
+            # A key can import and still give no shared secret (an X25519 low-order point).
+            subject_key.encrypt("probe")
+        except (JoseError, ValueError):
+            raise LdvKeyError("[ldv] subject_key gives no shared secret: not a usable public key") from None
+        return subject_key
 
     def encrypt(self, subject_id: str) -> str:
         """`subject_id` as a JWE in compact form, readable only with the tenant's private key."""

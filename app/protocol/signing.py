@@ -57,6 +57,10 @@ _ACCEPTED_ALGORITHMS: Final = frozenset({ALGORITHM, "EdDSA"})
 _REGISTRY: Final = jws.JWSRegistry(algorithms=sorted(_ACCEPTED_ALGORITHMS))
 _KEY_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _HEX_HASH: Final = re.compile(r"[0-9a-f]{64}")
+# A `typ` or `alg` printed in a message: media-type and algorithm characters, never arbitrary text.
+_HEADER_TOKEN: Final = re.compile(r"[A-Za-z0-9._:+/-]{1,64}")
+_MAX_SEQ: Final = 2**63 - 1  # PostgreSQL's bigint
+_MAX_TENANT: Final = 128
 # A JWKS file of public keys is small; anything larger is not one.
 _MAX_KEY_FILE_BYTES: Final = 1_000_000
 _ENCODER: Final = msgspec.json.Encoder(order="sorted")
@@ -199,8 +203,10 @@ def open_signed_head(token: str, keys: PublicKeys) -> OpenedHead:
     key_id = header.get("kid")
     if not isinstance(key_id, str):
         raise SignatureError("the signature names no key id")
-    if header.get("typ") != HEAD_TYPE or header.get("alg") not in _ACCEPTED_ALGORITHMS:
-        raise SignatureError(f"not a signed head (typ {header.get('typ')!r}, alg {header.get('alg')!r})")
+    typ, alg = header.get("typ"), header.get("alg")
+    # Strings only: the header is whatever a row's JWS says, and a list is no member of a set.
+    if typ != HEAD_TYPE or not isinstance(alg, str) or alg not in _ACCEPTED_ALGORITHMS:
+        raise SignatureError(f"not a signed head (typ {_shown_value(typ)}, alg {_shown_value(alg)})")
     key = keys.get(key_id)
     if key is None:
         raise SignatureError(f"signed with key {_shown(key_id)}, which is not among the public keys")
@@ -233,11 +239,21 @@ def _payload(payload: bytes) -> SignedHead:
     try:
         head = msgspec.json.decode(payload, type=SignedHead)
     except msgspec.ValidationError as exc:
-        raise SignatureError(f"the signed payload is not a chain head ({exc})") from None
+        # msgspec's text may name an unknown member: the payload's own, printable or not.
+        shown = "".join(c if c.isprintable() else "?" for c in str(exc))
+        raise SignatureError(f"the signed payload is not a chain head ({shown})") from None
     except msgspec.DecodeError:
         raise SignatureError("the signed payload is not JSON") from None
-    if not _HEX_HASH.fullmatch(head.hash) or head.seq < 1 or head.signed_at.tzinfo is None:
-        raise SignatureError("the signed payload is not a chain head (hash, seq or signed_at)")
+    # A head read without its signature (an anchor file) is printed and looked up in the database:
+    # a seq beyond bigint or a tenant with control characters is no head the broker signed.
+    if (
+        not _HEX_HASH.fullmatch(head.hash)
+        or not 1 <= head.seq <= _MAX_SEQ
+        or head.signed_at.tzinfo is None
+        or not 0 < len(head.tenant) <= _MAX_TENANT
+        or not head.tenant.isprintable()
+    ):
+        raise SignatureError("the signed payload is not a chain head (tenant, hash, seq or signed_at)")
     return head
 
 
@@ -281,6 +297,13 @@ def _key_id(member: dict[str, Any], key: OKPKey, where: str) -> str:
     if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
         raise SigningKeyError(f"{where}: 'kid' must be 1 to 128 letters, digits, '.', '_', ':' or '-'")
     return key_id
+
+
+def _shown_value(value: object) -> str:
+    """A header value from a signature, safe to print: a short token, else only its type."""
+    if value is None or (isinstance(value, str) and _HEADER_TOKEN.fullmatch(value)):
+        return repr(value)
+    return f"(a {type(value).__name__})"
 
 
 def _shown(key_id: str) -> str:

@@ -15,8 +15,9 @@ key-encryption key is at hand. No message ever quotes a secret value, nor any me
 `[ldv]` (Logboek Dataverwerkingen, `LdvSettings`): URIs are absolute (`http`, `https` or `urn`,
 at most 2048 characters, no user name or password); at most 200 `processing_activities`, each
 key 1 to 256 characters; `subject_key` is a public JWK (EC P-256/P-384/P-521 or OKP X25519) that
-joserfc imports — a private key is refused; `endpoint` is https (plain http only to a loopback
-host, for development) and needs `subject_key` and `processing_activity`.
+joserfc imports and can encrypt to (a trial key agreement refuses an X25519 low-order point), its
+`kid` at most 128 printable characters — a private key is refused; `endpoint` is https (plain
+http only to a loopback host, for development) and needs `subject_key` and `processing_activity`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
+from joserfc import jwe
 from joserfc.jwk import JWKRegistry
 
 from app.identity import ALLOWED_ALGORITHMS, IssuerConfig, PortalLogin
@@ -79,6 +81,9 @@ _MAX_ACTIVITY_KEY: Final = 256
 _LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 # The keys data subject ids can be encrypted to (JWE ECDH-ES): key type → curves.
 _SUBJECT_KEY_CURVES: Final = {"EC": ("P-256", "P-384", "P-521"), "OKP": ("X25519",)}
+_MAX_SUBJECT_KID: Final = 128
+_SUBJECT_PROBE_HEADER: Final = {"alg": "ECDH-ES", "enc": "A256GCM"}
+_SUBJECT_PROBE_ALGORITHMS: Final = ["ECDH-ES", "A256GCM"]
 
 _TOP_KEYS: Final = (
     "slug",
@@ -692,8 +697,14 @@ def _subject_key_problem(jwk: Mapping[str, str]) -> str | None:
         return "is not a key for encryption (use must be enc)"
     if jwk.get("alg", "ECDH-ES") != "ECDH-ES":
         return "is for another algorithm (alg must be ECDH-ES)"
+    kid = jwk.get("kid")
+    if kid is not None and not (0 < len(kid) <= _MAX_SUBJECT_KID and kid.isprintable()):
+        # The kid travels in the header of every encrypted subject: a long one bloats every line.
+        return f"kid must be 1 to {_MAX_SUBJECT_KID} printable characters"
     try:
-        JWKRegistry.import_key(dict(jwk))
+        key = JWKRegistry.import_key(dict(jwk))
+        # A key can import and still give no shared secret (an X25519 low-order point): try one.
+        jwe.encrypt_compact(dict(_SUBJECT_PROBE_HEADER), b"probe", key, algorithms=_SUBJECT_PROBE_ALGORITHMS)
     except Exception:  # joserfc's errors vary by key type; their text may quote the key
         return "is not a valid public key (JWK): check its members"
     return None

@@ -177,3 +177,38 @@ async def test_a_file_managed_tenants_ldv_is_read_only(admin: AdminBroker, file_
     etag = await _etag(admin, operator, url)
     response = await admin.client.put(url, json=SETTINGS, headers={**operator, "If-Match": etag})
     assert (response.status_code, response.json()["code"]) == (409, "tenantManagedByFile")
+
+
+_ZERO_X25519 = {"kty": "OKP", "crv": "X25519", "x": "A" * 43}  # a low-order point: no shared key
+
+
+async def test_malformed_ldv_bodies_are_problems_never_500(admin: AdminBroker) -> None:
+    await admin.onboard("gem-a", "000004")
+    headers = bearer(admin.parties.admin("gem-a"))
+    key = _public_key()
+    bodies: list[Any] = [
+        None,
+        [],
+        "ldv",
+        7,
+        {"processing_activities": "x"},
+        {"processing_activities": {"": f"{REGISTER}/brp"}},
+        {"processing_activities": {"a": 5}},
+        {"caller": "http://[::1"},
+        {"caller": "https://x.example:99999/"},
+        {"caller": "https://user:pw@x.example/"},
+        {"caller": "https://x.example/\u202e"},
+        {"caller": ["https://x.example/"]},
+        {"subject_key": {"kty": "EC", "crv": "P-256", "x": 5}},
+        {"subject_key": {**key, "x": "!!!"}},
+        {"subject_key": {**key, "crv": "P-384"}},
+        {"subject_key": "not a key"},
+        {"subject_key": _ZERO_X25519},
+        {"subject_key": {**key, "kid": "k" * 1000}},
+        {"subject_key": {**key, "kid": "k\n1"}},
+    ]
+    for body in bodies:
+        etag = await _etag(admin, headers)
+        response = await admin.client.put(LDV, json=body, headers={**headers, "If-Match": etag})
+        assert response.status_code == 400, (body, response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")

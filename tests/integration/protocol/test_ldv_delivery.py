@@ -6,6 +6,7 @@ nothing waits on a timer: a fake clock moves past a backoff.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -335,3 +336,86 @@ def _spans_of(body: bytes) -> list[Any]:
     message = ExportTraceServiceRequest()
     message.ParseFromString(body)
     return [span for rs in message.resource_spans for ss in rs.scope_spans for span in ss.spans]
+
+
+async def test_a_subject_key_without_a_shared_secret_is_a_config_failure_of_that_tenant_only(
+    world: World,
+) -> None:
+    async with OtlpReceiver() as logboek_bad, OtlpReceiver() as logboek_good:
+        bad, good = Tenant(logboek_bad.traces_url), Tenant(logboek_good.traces_url)
+        # An X25519 low-order point imports, but no key agreement with it gives a secret.
+        low_order = {"kty": "OKP", "crv": "X25519", "x": "A" * 43}
+        bad.settings = LdvSettings(
+            processing_activity=ACTIVITY, subject_key=low_order, endpoint=logboek_bad.traces_url
+        )
+        world.targets = [bad.target, good.target]
+        delivery = world.delivery()
+        await delivery.deliver_once()
+        await world.write([with_ids(record(t.slug, consulted(BSNS[0]))) for t in (bad, good)])
+        assert await delivery.deliver_once() == {bad.slug: "failed", good.slug: "delivered"}
+        assert world.sample("ldv_delivery_failures_total", tenant=bad.slug, outcome="config") == 1
+        assert logboek_bad.bodies == [] and len(logboek_good.spans) == 1
+
+
+class HostileLogboek:
+    """A Logboek that answers 200 but trickles its answer for ever, or sends a huge one."""
+
+    def __init__(self, *, huge: bool) -> None:
+        self.port = free_port()
+        self.huge = huge
+        self.posts = 0
+        self._runner: Any = None
+
+    @property
+    def traces_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/traces"
+
+    async def __aenter__(self) -> HostileLogboek:
+        from aiohttp import web
+
+        async def traces(request: web.Request) -> web.StreamResponse:
+            await request.read()
+            self.posts += 1
+            if self.huge:
+                return web.Response(body=b"\x0a" * (8 << 20), content_type="application/x-protobuf")
+            response = web.StreamResponse(headers={"Content-Type": "application/x-protobuf"})
+            await response.prepare(request)
+            while True:  # a byte now and then: no read ever waits long enough to time out
+                await response.write(b"\x0a")
+                await asyncio.sleep(0.02)
+
+        app = web.Application()
+        app.router.add_post("/v1/traces", traces)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._runner.cleanup()
+
+
+async def test_a_logboek_trickling_its_answer_cannot_hold_up_other_tenants(world: World) -> None:
+    async with HostileLogboek(huge=False) as slow, OtlpReceiver() as logboek:
+        stalled, other = Tenant(slow.traces_url), Tenant(logboek.traces_url)
+        world.targets = [stalled.target, other.target]
+        delivery = world.delivery(timeout=0.5)
+        await delivery.deliver_once()
+        await world.write([with_ids(record(t.slug)) for t in (stalled, other)])
+        # The timeout bounds the whole POST, not each read: the round ends, the next tenant is served.
+        outcomes = await asyncio.wait_for(delivery.deliver_once(), 20)
+        assert outcomes == {stalled.slug: "failed", other.slug: "delivered"}
+        assert world.sample("ldv_delivery_failures_total", tenant=stalled.slug, outcome="timeout") == 1
+        assert await world.cursor(stalled.slug) == 0 and slow.posts == 1
+
+
+async def test_a_huge_answer_is_not_read_whole_nor_taken_as_confirmation(world: World) -> None:
+    async with HostileLogboek(huge=True) as huge:
+        tenant = Tenant(huge.traces_url)
+        world.targets = [tenant.target]
+        delivery = world.delivery()
+        await delivery.deliver_once()
+        await world.write([with_ids(record(tenant.slug))])
+        assert await delivery.deliver_once() == {tenant.slug: "failed"}
+        assert world.sample("ldv_delivery_failures_total", tenant=tenant.slug, outcome="rejected") == 1
+        assert await world.cursor(tenant.slug) == 0

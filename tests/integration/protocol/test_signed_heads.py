@@ -607,3 +607,99 @@ async def test_the_app_does_not_start_with_an_unusable_signing_key(
             pass
     assert raised.group_contains(SigningKeyError, match="^BROKER_PROTOCOL_SIGNING_KEY_FILE: ")
     assert not hasattr(create_app(settings).state, "head_signer")  # no key: no signer
+
+
+async def test_a_malformed_signature_row_of_the_runtime_role_is_a_break_not_a_crash(
+    fresh_url: str, pool: asyncpg.Pool, writer: ProtocolWriter, key: SigningKey, keys: PublicKeys
+) -> None:
+    await _write(writer, TENANT, 2)
+    await _write(writer, OTHER, 2)
+    await HeadSigner(pool, key).sign_round()
+    seq, hash_ = 2, b"\x00" * 32
+    payload = SignedHead(OTHER, seq, hash_.hex(), dt.datetime.now(dt.UTC))
+    token = key.sign(payload)
+    _, body, signature = token.split(".")
+    # The runtime role may insert (the signer does): for any tenant it scopes itself to.
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT set_config('app.tenant_id', $1, true)", OTHER)
+        for number, alg in enumerate((["Ed25519"], {"Ed25519": 1}), start=1):
+            header = {"alg": alg, "kid": key.key_id, "typ": "brp-broker-head+json"}
+            protected = _b64url(json.dumps(header).encode())
+            await connection.execute(
+                "INSERT INTO protocol_signed_heads (tenant, seq, hash, signed_at, key_id, jws) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                OTHER,
+                seq,
+                hash_,
+                payload.signed_at + dt.timedelta(seconds=number),
+                key.key_id,
+                f"{protected}.{body}.{signature}",
+            )
+
+    report = await verify(fresh_url, public_keys=keys, full=True)
+
+    assert _chain(report, TENANT).ok
+    seq_, kind, detail = _first_break(report, OTHER)
+    assert (seq_, kind) == (seq, BreakKind.SIGNATURE) and "not a signed head" in detail
+
+
+def _b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_an_anchor_line_that_is_no_head_is_refused_by_name_never_trusted_nor_echoed(
+    key: SigningKey, tmp_path: Path
+) -> None:
+    from app.protocol.anchors import AnchorError
+
+    now = dt.datetime.now(dt.UTC)
+    hash_ = "0" * 64
+    escape = "\x1b]0;pwned\x07"
+    cases = {
+        # Beyond PostgreSQL's bigint: verify would crash looking it up.
+        "seq": key.sign(SignedHead(TENANT, 2**70, hash_, now)),
+        # A tenant with terminal escapes: the report prints tenants.
+        "tenant": key.sign(SignedHead(TENANT + escape, 1, hash_, now)),
+    }
+    for name, token in cases.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(json.dumps({"jws": token}) + "\n")
+        with pytest.raises(AnchorError) as raised:
+            load_anchors([path], None)
+        assert escape not in str(raised.value)
+    unknown = tmp_path / "unknown.jsonl"
+    header, _, signature = cases["seq"].split(".")
+    body = _b64url(
+        json.dumps(
+            {"tenant": TENANT, "seq": 1, "hash": hash_, "signed_at": now.isoformat(), escape: 1}
+        ).encode()
+    )
+    unknown.write_text(json.dumps({"jws": f"{header}.{body}.{signature}"}) + "\n")
+    with pytest.raises(AnchorError) as raised:
+        load_anchors([unknown], None)
+    assert escape not in str(raised.value) and "\x1b" not in str(raised.value)
+    huge = tmp_path / "huge.jsonl"
+    huge.write_bytes(b"x" * (2 << 20))  # one line, no newline: never read whole
+    with pytest.raises(AnchorError, match="too long"):
+        load_anchors([huge], None)
+
+
+async def test_the_runtime_role_cannot_thin_signatures_by_setting_the_thinning_flag(
+    fresh_url: str, pool: asyncpg.Pool, writer: ProtocolWriter, key: SigningKey
+) -> None:
+    await _write(writer, TENANT, 1)
+    await HeadSigner(pool, key).sign_round()
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT set_config('app.tenant_id', $1, true)", TENANT)
+        await connection.execute("SELECT set_config('broker.thinning_signed_heads', 'on', true)")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with connection.transaction():
+                await connection.execute("DELETE FROM protocol_signed_heads")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with connection.transaction():
+                await connection.fetch(
+                    "SELECT * FROM broker.protocol_thin_signed_heads($1, now() - interval '2 days')", TENANT
+                )
+    assert await _signatures(fresh_url, TENANT) == [(TENANT, 1)]

@@ -9,7 +9,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from app.brp import PersonRef, PersonRole
 from app.protocol.ldv import LDV_VERSION
-from app.protocol.ldv_delivery import otlp_request
+from app.protocol.ldv_delivery import _retry_after, otlp_request
 from tests.unit.protocol.test_ldv import BSNS, CALLER, CALLER_SPAN, SPAN, TRACE, chained_record, lines_of
 
 
@@ -63,3 +63,10 @@ def test_status_codes_are_otlps() -> None:
         (_resource, _scope, (span,)) = decoded(otlp_request(lines_of(chained_record(status=status))))
         assert span.status.code == code
         assert span.status.message == ""
+
+
+def test_a_retry_after_of_odd_digits_is_no_wait_rather_than_a_defect() -> None:
+    # "²" passes str.isdigit() but not float(): an odd Logboek answer must stay a status failure.
+    assert _retry_after("²") is None
+    assert _retry_after(" 7 ") == 7.0
+    assert _retry_after(None) is None
