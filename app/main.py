@@ -281,6 +281,7 @@ def _head_signer(
         anchor_file=settings.protocol_anchor_file,
         on_signed=metrics.protocol_head_signed,
         on_failure=metrics.protocol_signing_failed,
+        on_unverifiable=metrics.protocol_signed_head_unverifiable,
     )
 
 

@@ -8,13 +8,22 @@ Each round (every `interval` seconds, in the app's lifespan, only when a signing
 
 1. in one transaction as the runtime role, take a transaction-level advisory lock — when another
    replica or worker process holds it, that one is signing: skip this round (no duplicates);
-2. read every chain's head and its newest signed head (`broker.protocol_heads_for_signing()`,
-   migration 0018: slugs, sequence numbers and hashes only, never a record);
-3. sign each head that moved since its newest signed head — or did not move, but was last signed
-   `heartbeat` seconds ago or more: the heartbeat lets `verify` tell a quiet chain from a signer
-   that stopped or signatures that were removed — and insert it (as its tenant, under row-level
-   security; ON CONFLICT DO NOTHING);
-4. after COMMIT, publish each head this process stored: a log line `protocol_head_signed` (tenant,
+2. read every chain's head and its newest signed head signed at or before this round's clock
+   (`broker.protocol_heads_for_signing(now)`, migration 0020: slugs, sequence numbers, hashes and
+   the signed head's JWS, never a record) — a row dated in the future is never the newest;
+3. trust that newest signed head only when its JWS verifies under this signer's own public key and
+   says what its row says: the runtime role may INSERT signed heads, so a forged row at the head
+   must not pass for a recent signature. A row it cannot verify is ignored — logged once as
+   `protocol_signed_head_unverifiable` (tenant and seq only) — and the head counts as unsigned;
+   the signature stored then is the newest from the next round on. (A JWS this process stored or
+   verified before is not checked again: one Ed25519 check per chain only when its newest row
+   changed, not thousands every minute.) A rotated key re-signs every head once, for the same
+   reason: it cannot verify the old key's rows;
+4. sign each head that moved since its newest trusted signed head, or has none — or did not move,
+   but was last signed `heartbeat` seconds ago or more: the heartbeat lets `verify` tell a quiet
+   chain from a signer that stopped or signatures that were removed — and insert it (as its tenant,
+   under row-level security; ON CONFLICT DO NOTHING);
+5. after COMMIT, publish each head this process stored: a log line `protocol_head_signed` (tenant,
    seq, hash, kid and the JWS in its three parts), `on_signed(tenant, seq)` (the metric), and a line
    in the anchor file when one is set (`app.protocol.anchors`).
 
@@ -41,16 +50,23 @@ import structlog
 
 from app.protocol.anchors import HEAD_SIGNED_EVENT, AnchorLine, append_anchor_lines, jws_parts
 from app.protocol.chain import NO_TENANT
-from app.protocol.signing import SignedHead, SigningKey
+from app.protocol.signing import SignatureError, SignedHead, SigningKey, open_signed_head
 
-__all__ = ["DEFAULT_HEARTBEAT_SECONDS", "DEFAULT_INTERVAL_SECONDS", "HeadSigner", "StoredSignature"]
+__all__ = [
+    "DEFAULT_HEARTBEAT_SECONDS",
+    "DEFAULT_INTERVAL_SECONDS",
+    "UNVERIFIABLE_EVENT",
+    "HeadSigner",
+    "StoredSignature",
+]
 
 DEFAULT_INTERVAL_SECONDS: Final = 60.0
 DEFAULT_HEARTBEAT_SECONDS: Final = 1800.0
 # Any fixed 64-bit number; reads "brp-sign".
 _LOCK_KEY: Final = 0x6272_702D_7369_676E
 _HEADS: Final = (
-    "SELECT tenant, seq, hash, signed_seq, signed_hash, signed_at FROM broker.protocol_heads_for_signing()"
+    "SELECT tenant, seq, hash, signed_seq, signed_hash, signed_at, signed_key_id, signed_jws "
+    "FROM broker.protocol_heads_for_signing($1)"
 )
 _SCOPE: Final = "SELECT set_config('app.tenant_id', $1, true)"
 _INSERT: Final = """
@@ -59,6 +75,11 @@ VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT DO NOTHING
 RETURNING true
 """
+
+UNVERIFIABLE_EVENT: Final = "protocol_signed_head_unverifiable"
+
+# A signed-head row as the signer compares it: seq, hash, signed_at, key id, JWS.
+_Stated = tuple[int, bytes, dt.datetime, str, str]
 
 _log = structlog.get_logger("app.protocol.signed_heads")
 
@@ -80,6 +101,7 @@ class HeadSigner:
 
     `start()` in the lifespan after the pool, `stop()` before it closes. `clock` gives the signing
     time (tests pass their own); `sign_round()` runs one round at once (tests, and the task).
+    `on_unverifiable` is called once per newly seen signed-head row the signer cannot verify.
     """
 
     __slots__ = (
@@ -90,8 +112,12 @@ class HeadSigner:
         "_key",
         "_on_failure",
         "_on_signed",
+        "_on_unverifiable",
         "_pool",
+        "_public",
         "_task",
+        "_trusted",
+        "_unverifiable",
     )
 
     def __init__(
@@ -105,6 +131,7 @@ class HeadSigner:
         clock: Callable[[], dt.datetime] = _now,
         on_signed: Callable[[str | None, int], None] | None = None,
         on_failure: Callable[[], None] | None = None,
+        on_unverifiable: Callable[[], None] | None = None,
     ) -> None:
         self._pool = pool
         self._key = key
@@ -114,7 +141,13 @@ class HeadSigner:
         self._clock = clock
         self._on_signed = on_signed
         self._on_failure = on_failure
+        self._on_unverifiable = on_unverifiable
         self._task: asyncio.Task[None] | None = None
+        self._public = key.public_keys()
+        # Per tenant: the newest JWS this process stored or verified (no need to check it again),
+        # and the last row it could not verify (logged once, not every round).
+        self._trusted: dict[str, _Stated] = {}
+        self._unverifiable: dict[str, tuple[int, dt.datetime]] = {}
 
     async def start(self) -> None:
         """Start signing: a round at once, then one every `interval` seconds."""
@@ -154,7 +187,7 @@ class HeadSigner:
             if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", _LOCK_KEY):
                 return ()  # another replica or worker is signing right now
             now = self._clock()
-            for row in await connection.fetch(_HEADS):
+            for row in await connection.fetch(_HEADS, now):
                 if not self._due(row, now):
                     continue
                 head = SignedHead(
@@ -166,15 +199,63 @@ class HeadSigner:
                     _INSERT, head.tenant, head.seq, bytes(row["hash"]), now, self._key.key_id, token
                 ):
                     stored.append(StoredSignature(head, self._key.key_id, token))
+        # After the transaction: a round rolled back stored nothing to trust.
+        for signature in stored:
+            head = signature.head
+            self._trusted[head.tenant] = (
+                head.seq,
+                head.hash_bytes,
+                head.signed_at,
+                signature.key_id,
+                signature.jws,
+            )
         return tuple(stored)
 
     def _due(self, row: asyncpg.Record, now: dt.datetime) -> bool:
-        """Whether a head moved since its newest signature, or that signature is a heartbeat old."""
-        if row["signed_seq"] is None:
+        """Whether a head has no trusted signature, moved since it, or that one is a heartbeat old."""
+        if row["signed_seq"] is None or not self._trusts(row):
             return True
         moved = (int(row["signed_seq"]), bytes(row["signed_hash"])) != (int(row["seq"]), bytes(row["hash"]))
         signed_at: dt.datetime = row["signed_at"]
         return moved or now - signed_at >= self._heartbeat
+
+    def _trusts(self, row: asyncpg.Record) -> bool:
+        """Whether the newest signed-head row verifies under this key and says what its JWS says."""
+        tenant, token = row["tenant"], row["signed_jws"]
+        # The whole row, not the JWS alone: a genuine JWS copied into a row dated later is no newer.
+        stated: _Stated = (
+            int(row["signed_seq"]),
+            bytes(row["signed_hash"]),
+            row["signed_at"],
+            row["signed_key_id"],
+            token,
+        )
+        if self._trusted.get(tenant) == stated:
+            return True
+        try:
+            opened = open_signed_head(token, self._public)
+        except SignatureError:
+            opened = None
+        if opened is not None and (tenant, *stated) == (
+            opened.head.tenant,
+            opened.head.seq,
+            opened.head.hash_bytes,
+            opened.head.signed_at,
+            opened.key_id,
+            token,
+        ):
+            self._trusted[tenant] = stated
+            return True
+        self._note_unverifiable(tenant, int(row["signed_seq"]), row["signed_at"])
+        return False
+
+    def _note_unverifiable(self, tenant: str, seq: int, signed_at: dt.datetime) -> None:
+        # Tenant and seq only: the row is whatever someone inserted, never echoed.
+        if self._unverifiable.get(tenant) != (seq, signed_at):
+            self._unverifiable[tenant] = (seq, signed_at)
+            _log.warning(UNVERIFIABLE_EVENT, tenant=tenant, seq=seq)
+            if self._on_unverifiable is not None:
+                self._on_unverifiable()
 
     async def _publish(self, stored: tuple[StoredSignature, ...]) -> None:
         lines = []

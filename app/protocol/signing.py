@@ -116,6 +116,10 @@ class SigningKey:
         """The public half as a JWK, with its key id, `alg` and `use`: what auditors get."""
         return {**dict(self._key.as_dict(private=False)), "kid": self.key_id, "alg": ALGORITHM, "use": "sig"}
 
+    def public_keys(self) -> PublicKeys:
+        """Its public half alone, as `PublicKeys`: what the signer checks stored heads with."""
+        return PublicKeys({self.key_id: OKPKey.import_key(dict(self._key.as_dict(private=False)))})
+
     def private_jwk(self) -> dict[str, Any]:
         """The private key as a JWK (for `signing-key generate` to write to its file, nowhere else)."""
         return {**dict(self._key.as_dict(private=True)), "kid": self.key_id, "alg": ALGORITHM, "use": "sig"}

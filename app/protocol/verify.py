@@ -39,6 +39,17 @@ sees cannot. With the broker's public keys, verify also checks:
               a moved head within its interval and re-signs an unmoved one every heartbeat, so an
               old newest signature means the signer stopped or newer signatures were removed —
               whatever the records' own (forgeable) times say.
+- `gap`       every UTC day between the chain's first and newest validly signed head has a valid
+              signature of its own: the signer signs at once when it starts and re-signs every
+              heartbeat (30 min), and thinning keeps one signed head per chain per day, so a day
+              without one means the signer did not run that day — or that day's signatures were
+              removed or forged. Such a stretch is BROKEN only when records were recorded in it
+              (by `recorded_at`, which the next valid signature vouches for): those records went
+              unsigned for at least the rest of the day, which an honest broker — it signs within
+              a minute while it runs — never does. An honest broker that was down (a weekend)
+              records nothing in it: that stretch is a note, not a break. (After the newest valid
+              signature, `unsigned` applies.) Every stored signature of the whole chain counts,
+              also in incremental runs: the days the walk did not reach are looked up per day.
 - Incremental runs trust a verified checkpoint (which the owner role can write) only where it
   coincides with a validly signed head; otherwise they start from the newest validly signed head
   at or below it, or from the start, and the report says so.
@@ -54,6 +65,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import itertools
 from typing import Final
 
 import asyncpg
@@ -131,6 +143,21 @@ _SIGNED_NEWEST: Final = f"""
 SELECT {_SIGNED_COLUMNS} FROM protocol_signed_heads WHERE tenant = $1 AND seq <= $2
 ORDER BY seq DESC, signed_at DESC
 """  # noqa: S608 -- constant column names
+# The UTC days with a stored signed head (valid or not), up to now.
+_SIGNED_DAYS: Final = """
+SELECT DISTINCT (signed_at AT TIME ZONE 'UTC')::date AS day FROM protocol_signed_heads
+WHERE tenant = $1 AND signed_at <= $2 ORDER BY 1
+"""
+_SIGNED_ON: Final = f"""
+SELECT {_SIGNED_COLUMNS} FROM protocol_signed_heads WHERE tenant = $1 AND signed_at >= $2 AND signed_at < $3
+ORDER BY signed_at DESC, seq DESC
+"""  # noqa: S608 -- constant column names
+# The first record recorded in a stretch without signatures, between the heads signed around it.
+_RECORDED_IN: Final = """
+SELECT seq FROM protocol_records
+WHERE tenant = $1 AND seq > $2 AND seq <= $3 AND recorded_at >= $4 AND recorded_at < $5
+ORDER BY seq LIMIT 1
+"""
 _FIRST_AFTER: Final = (
     "SELECT seq, recorded_at FROM protocol_records WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT 1"
 )
@@ -175,6 +202,7 @@ class BreakKind(enum.StrEnum):
     SIGNATURE = "signature"
     SIGNED = "signed"
     UNSIGNED = "unsigned"
+    GAP = "gap"
     ANCHOR = "anchor"
 
 
@@ -438,6 +466,7 @@ class _Witnesses:
         "checks",
         "notes",
         "retention",
+        "signed_days",
         "tenant",
         "valid",
     )
@@ -450,6 +479,8 @@ class _Witnesses:
         self._checked_anchors: set[int] = set()
         self.valid = 0
         self._newest: SignedHead | None = None
+        # UTC day -> the lowest and highest seq validly signed that day.
+        self.signed_days: dict[dt.date, tuple[int, int]] = {}
         self.breaks: list[ChainBreak] = []
         self.notes: list[str] = []
 
@@ -509,6 +540,9 @@ class _Witnesses:
             )
             return None
         self.valid += count
+        day = head.signed_at.astimezone(dt.UTC).date()
+        low, high = self.signed_days.get(day, (head.seq, head.seq))
+        self.signed_days[day] = (min(low, head.seq), max(high, head.seq))
         if self._newest is None or (head.seq, head.signed_at) > (self._newest.seq, self._newest.signed_at):
             self._newest = head
         return head
@@ -548,6 +582,8 @@ class _Witnesses:
             ):
                 newest = found
         unsigned = await self._unsigned(connection, head, newest)
+        if self.checks.keys is not None:
+            await self._gaps(connection)
         return SignedStatus(
             signatures=self.valid,
             signed_seq=0 if newest is None else newest.seq,
@@ -606,6 +642,43 @@ class _Witnesses:
                 broken = self._check_anchor(seq, found)
                 if broken is not None:
                     self.breaks.append(broken)
+
+    async def _gaps(self, connection: Connection) -> None:
+        """Stretches of UTC days without a valid signature between the first and the newest one."""
+        for row in await connection.fetch(_SIGNED_DAYS, self.tenant, self.checks.now):
+            day: dt.date = row["day"]
+            if day not in self.signed_days:  # not met in the walk: open that day's, newest first
+                start = dt.datetime.combine(day, dt.time(), dt.UTC)
+                async for stored in connection.cursor(
+                    _SIGNED_ON, self.tenant, start, start + dt.timedelta(days=1), prefetch=16
+                ):
+                    if self._open_row(stored, count=False) is not None:
+                        break
+        days = sorted(self.signed_days)
+        for before, after in itertools.pairwise(days):
+            if (after - before).days > 1:
+                await self._gap(connection, before, after)
+
+    async def _gap(self, connection: Connection, before: dt.date, after: dt.date) -> None:
+        first, last = before + dt.timedelta(days=1), after - dt.timedelta(days=1)
+        stretch = f"{first}..{last}"
+        start = dt.datetime.combine(first, dt.time(), dt.UTC)
+        end = dt.datetime.combine(after, dt.time(), dt.UTC)
+        recorded = await connection.fetchval(
+            _RECORDED_IN, self.tenant, self.signed_days[before][1], self.signed_days[after][1], start, end
+        )
+        if recorded is None:
+            self.notes.append(
+                f"no valid signature on {stretch} (UTC) and no record recorded then: the broker was "
+                "down, or the signatures of a quiet stretch were removed"
+            )
+            return
+        self.fail(
+            int(recorded),
+            BreakKind.GAP,
+            f"no valid signature on {stretch} (UTC), yet records were recorded then: the signer did "
+            "not run while the broker recorded, or signatures were removed",
+        )
 
     async def _unsigned(
         self, connection: Connection, head: tuple[int, bytes] | None, newest: SignedHead | None

@@ -142,6 +142,7 @@ class BrokerMetrics:
         "_requests",
         "_shared",
         "_signed_head",
+        "_signed_heads_unverifiable",
         "_signing_failures",
         "_token_requests",
         "_upstream",
@@ -232,6 +233,10 @@ class BrokerMetrics:
     def protocol_signing_failed(self) -> None:
         """One round of the head signer (or of its anchor file) failed."""
         self._signing_failures.inc()
+
+    def protocol_signed_head_unverifiable(self) -> None:
+        """The head signer found a stored signed head its own key does not vouch for (forged?)."""
+        self._signed_heads_unverifiable.inc()
 
     def ratelimit_degraded(self, degraded: bool) -> None:
         """Whether the rate limiter runs on its in-process fallback (Redis unreachable)."""
@@ -438,6 +443,12 @@ class BrokerMetrics:
             self.registry,
             "protocol_signing_failures",
             "Rounds of the protocol head signer (or appends to its anchor file) that failed.",
+            (),
+        )
+        self._signed_heads_unverifiable = _counter(
+            self.registry,
+            "protocol_signed_heads_unverifiable",
+            "Stored signed chain heads the signer's own key does not vouch for (forged, or an old key's).",
             (),
         )
 

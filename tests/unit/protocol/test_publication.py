@@ -93,3 +93,10 @@ def test_the_signed_head_metric_and_the_failure_counter() -> None:
     assert 'brp_broker_protocol_signed_head_seq{tenant="gemeente-a"} 42.0' in text
     assert 'brp_broker_protocol_signed_head_seq{tenant=""} 7.0' in text
     assert "brp_broker_protocol_signing_failures_total 1.0" in text
+
+
+def test_the_unverifiable_signed_head_counter() -> None:
+    metrics = BrokerMetrics(process_collectors=False)
+    assert "brp_broker_protocol_signed_heads_unverifiable_total 0.0" in metrics.exposition().decode()
+    metrics.protocol_signed_head_unverifiable()
+    assert "brp_broker_protocol_signed_heads_unverifiable_total 1.0" in metrics.exposition().decode()
