@@ -7,6 +7,7 @@ nothing waits on a timer: a fake clock moves past a backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -27,6 +28,9 @@ from tests.conftest import LogCapture
 from tests.integration.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.integration.protocol.factories import PoolFactory, consulted, record, refused_without_tenant
 from tests.support.servers import free_port
+
+# How often a trickling Logboek sends its next byte (well under any read timeout of the tests).
+_TRICKLE_PACE = 0.02
 
 ACTIVITY = "https://register.example.nl/verwerkingsactiviteiten/brp"
 BSNS = ("999993653", "999990019")
@@ -365,6 +369,7 @@ class HostileLogboek:
         self.huge = huge
         self.posts = 0
         self._runner: Any = None
+        self._closed = asyncio.Event()
 
     @property
     def traces_url(self) -> str:
@@ -380,9 +385,13 @@ class HostileLogboek:
                 return web.Response(body=b"\x0a" * (8 << 20), content_type="application/x-protobuf")
             response = web.StreamResponse(headers={"Content-Type": "application/x-protobuf"})
             await response.prepare(request)
-            while True:  # a byte now and then: no read ever waits long enough to time out
+            # A byte now and then, until the Logboek closes: no read ever waits long enough to time
+            # out, yet the answer never ends. The pause is the trickle's pace, not a wait for a state.
+            while not self._closed.is_set():
                 await response.write(b"\x0a")
-                await asyncio.sleep(0.02)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closed.wait(), _TRICKLE_PACE)
+            return response
 
         app = web.Application()
         app.router.add_post("/v1/traces", traces)
@@ -392,6 +401,7 @@ class HostileLogboek:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._closed.set()
         await self._runner.cleanup()
 
 

@@ -4,7 +4,6 @@ interface of Logboek Dataverwerkingen 1.0.0: fields, types, status, times, attri
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -28,9 +27,10 @@ _ATTRIBUTES = {
     # Foutafhandeling: only the type (the broker's problem code), never a message or stack trace.
     "exception.type",
 }
-# Milliseconds since the Epoch: from 2020 to 2100 (seconds or microseconds would fall outside).
-_EARLIEST_MS = int(dt.datetime(2020, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
-_LATEST_MS = int(dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
+# Milliseconds since the Epoch have 13 digits for centuries to come; seconds (10 digits) or
+# microseconds (16) fall outside. A magnitude, not a date: the check never ages.
+_EARLIEST_MS = 10**12
+_LATEST_MS = 10**13
 
 
 def example() -> dict[str, Any]:
