@@ -235,7 +235,9 @@ class BrokerPlugin(InitPluginProtocol):
                 metrics=metrics,
                 max_body_bytes=settings.max_body_bytes,
             )
-            _log.info("broker_started", tenants=len(directory.snapshot.tenants))
+            _log.info(
+                "broker_started", tenants=len(directory.snapshot.tenants), event_loop=_event_loop_name()
+            )
             yield
         _log.info("broker_stopped")
 
@@ -248,6 +250,11 @@ class BrokerPlugin(InitPluginProtocol):
         stack.push_async_callback(asyncio.to_thread, provider.shutdown)
         stack.enter_context(instrument_asyncpg(provider))
         return BrokerTracer(provider)
+
+
+def _event_loop_name() -> str:
+    """`uvloop` or `asyncio`: which loop serves (BROKER_EVENT_LOOP), as the start line tells operators."""
+    return type(asyncio.get_running_loop()).__module__.partition(".")[0]
 
 
 def _ldv_targets(directory: TenantDirectory) -> list[LdvTarget]:

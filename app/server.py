@@ -56,8 +56,9 @@ from app.telemetry import (
     otlp_export_from_environment,
     shared_between_processes,
 )
+from app.tuning import freeze_startup_heap, size_tls_read_buffers, thaw_startup_heap
 
-__all__ = ["StartupError", "require_free_port", "run_broker", "tcp_listener"]
+__all__ = ["StartupError", "require_free_port", "run_broker", "tcp_listener", "uvicorn_config"]
 
 _Scope = MutableMapping[str, Any]
 _Message = MutableMapping[str, Any]
@@ -144,7 +145,7 @@ def _serve_in_process(settings: Settings, export: OtlpExport | None) -> None:
     import uvicorn
 
     app = _BrokerApp(settings, export)()
-    server = uvicorn.Server(_uvicorn_config(settings, app))
+    server = uvicorn.Server(uvicorn_config(settings, app))
     try:
         server.run()
     except SystemExit as exit_:
@@ -159,7 +160,7 @@ def _serve_workers(settings: Settings, export: OtlpExport | None) -> None:
 
     failures, report = multiprocessing.get_context("spawn").Pipe(duplex=False)
     factory = _BrokerApp(settings, export, report)
-    config = _uvicorn_config(settings, factory, workers=settings.workers, factory=True)
+    config = uvicorn_config(settings, factory, workers=settings.workers, factory=True)
     try:
         listener = tcp_listener(config)
     except SystemExit:  # uvicorn logged why
@@ -208,7 +209,8 @@ def _shared_metrics() -> Iterator[None]:
             del os.environ[MULTIPROCESS_DIR]
 
 
-def _uvicorn_config(settings: Settings, app: Any, **options: Any) -> Any:
+def uvicorn_config(settings: Settings, app: Any, **options: Any) -> Any:
+    """How the broker's processes are served: httptools, `settings.event_loop`, no access log, ours."""
     import uvicorn
 
     return uvicorn.Config(
@@ -219,6 +221,7 @@ def _uvicorn_config(settings: Settings, app: Any, **options: Any) -> Any:
         access_log=False,
         lifespan="on",
         http="httptools",
+        loop=settings.event_loop,
         server_header=False,
         timeout_graceful_shutdown=settings.shutdown_drain_seconds,
         **options,
@@ -262,6 +265,7 @@ class _BrokerApp:
         from app.main import create_app
 
         settings, export = self.settings, self.export
+        size_tls_read_buffers()  # this process's own connections, to RvIG and its identity providers
         if self.report is not None:  # a worker: a new process, whose logging is not set up yet
             configure_logging(settings.log_level, settings.log_format)
         drain = Drain()
@@ -305,7 +309,9 @@ class _LifespanWatch:
 
         async def watched_send(message: _Message) -> None:
             nonlocal started
-            started = started or message["type"] == "lifespan.startup.complete"
+            if message["type"] == "lifespan.startup.complete" and not started:
+                started = True
+                freeze_startup_heap()
             await send(message)
 
         try:
@@ -315,6 +321,9 @@ class _LifespanWatch:
             if not started and self.on_failure is not None and isinstance(exc, Exception):
                 self.on_failure(exc)
             raise
+        finally:
+            if started:
+                thaw_startup_heap()
 
 
 class _GracefulStop:

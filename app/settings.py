@@ -50,6 +50,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     # Worker processes of `serve`, for a VM: each has its own pool and limits (see `ratelimit_replicas`).
     # In Kubernetes keep 1 and scale with replicas.
     workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    # The event loop of each serving process. asyncio's own; uvloop (libuv) needs a little less CPU
+    # per request but had the longer tail at saturation (README → Performance, measured side by side
+    # by `tests/benchmarks/scale_out.py --event-loops asyncio uvloop`).
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     # On SIGTERM readiness answers 503 "draining" at once; the broker keeps accepting requests for
     # this long (so load balancers that poll readiness stop sending), then stops listening.
     shutdown_delay_seconds: NonNegativeInt = 0

@@ -3,6 +3,7 @@
     python -m tests.benchmarks.gateway_stack sandbox PORT
     python -m tests.benchmarks.gateway_stack postgres
     python -m tests.benchmarks.gateway_stack broker UPSTREAM [--tenants N]
+    python -m tests.benchmarks.gateway_stack floor UPSTREAM [--busy-ms MS]
 
 The state folder comes from BROKER_STATE_DIR, the broker's port and worker processes from
 BROKER_PORT and BROKER_WORKERS, like `brp-broker serve`. Used by `gateway_load` and `scale_out`;
@@ -15,6 +16,8 @@ not a test.
   port, or the base URL of another RvIG stand-in (the anchor's nginx). Tenant 1 is `bench` with the
   sandbox's afnemer 000001; tenants 2..N (`bench-2`, ...) each have an afnemer of their own
   (900002, ...) that only a stand-in which accepts any afnemer (the anchor's nginx) serves.
+- `floor` serves `stack_floor`'s pass-through (one process, no database) the way the broker is
+  served: what the stack costs before the broker does any work of its own.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 from pathlib import Path
 
 import msgspec
+import uvicorn
 
 from app.db import EmbeddedPostgres, apply_migrations, ensure_database, with_user
 from app.dev import sandbox_settings, write_dev_secrets
@@ -35,9 +39,11 @@ from app.sandbox.config import load_config
 from app.sandbox.idp import dev_idp_jwks
 from app.sandbox.pki import ensure_dev_pki
 from app.sandbox.server import build_server
-from app.server import run_broker
+from app.server import run_broker, uvicorn_config
 from app.settings import load_settings
 from app.tenancy import apply, load_tenant_files
+from app.tuning import size_tls_read_buffers
+from tests.benchmarks.stack_floor import floor_app
 from tests.support.tenants import write_saas_tenant
 
 __all__ = ["BENCH_TENANT", "POSTGRES_READY", "bench_tenants"]
@@ -127,6 +133,17 @@ def broker(upstream_url: str, tenants: int) -> None:
         embedded.stop()
 
 
+def floor(upstream_url: str, busy_ms: float) -> None:
+    """The stack floor (`stack_floor`) in the foreground, served as the broker is."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    pki = ensure_dev_pki(_state(), load_config(state_dir=str(_state())).oins)
+    settings = sandbox_settings(settings, pki, upstream_url)
+    size_tls_read_buffers()  # as each broker process does
+    uvicorn.Server(uvicorn_config(settings, floor_app(settings, busy_ms))).run()
+
+
 def _upstream_url(value: str) -> str:
     return f"https://127.0.0.1:{value}" if value.isdigit() else value.rstrip("/")
 
@@ -140,11 +157,16 @@ def main() -> None:
     broker_command = commands.add_parser("broker")
     broker_command.add_argument("upstream", help="the sandbox's port, or an RvIG stand-in's base URL")
     broker_command.add_argument("--tenants", type=int, default=1)
+    floor_command = commands.add_parser("floor")
+    floor_command.add_argument("upstream", help="an RvIG stand-in's base URL")
+    floor_command.add_argument("--busy-ms", type=float, default=0.0, help="CPU kept busy per request")
     args = parser.parse_args()
     if args.command == "sandbox":
         sandbox(args.port)
     elif args.command == "postgres":
         postgres()
+    elif args.command == "floor":
+        floor(_upstream_url(args.upstream), args.busy_ms)
     else:
         broker(_upstream_url(args.upstream), args.tenants)
 

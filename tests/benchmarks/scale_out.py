@@ -1,6 +1,7 @@
 """Scale-out: issue #13's table, the broker with 1, 2 and 4 processes on one and many tenants, beside nginx.
 
 Run:  .venv/bin/python -m tests.benchmarks.scale_out [--seconds 15] [--processes 1 2 4] [--tenants 1 8]
+                                                     [--event-loops asyncio uvloop] [--floor-busy-ms 0.5]
       .venv/bin/python -m tests.benchmarks.scale_out --soak 600 [--soak-interval 30] [--processes 2]
                                                      [--tenants 8]
 
@@ -10,9 +11,13 @@ over mTLS to a fake RvIG (nginx with the echo module: a token endpoint and a 2.2
 port at once, on another 100 ms later). The gateways, measured in the same run:
 - nginx `proxy_pass` with mTLS (the anchor's proxy confs): the physical limit of a proxy that does
   no work, and the baseline of every ratio;
+- the stack floor (`gateway_stack floor`, one process): uvicorn, Litestar and the broker's own
+  RvIG client served and configured as the broker's, forwarding the body with no work of its own:
+  what the chosen stack costs before the broker does anything;
 - the broker (`gateway_stack broker`: `brp-broker serve` with BROKER_WORKERS=N, the full pipeline:
   JWT, doelbinding, limits, protocol) on the embedded PostgreSQL, with N processes, for 1 tenant
   and for M tenants (each with its own afnemer and caller token; wrk takes the tokens in turn).
+The floor and the broker run once per `--event-loops` value (BROKER_EVENT_LOOP), side by side.
 
 Per gateway, two runs of `--seconds` after a `--warmup`:
 - c16 against the upstream that answers at once: throughput, and CPU per request of the gateway's
@@ -134,6 +139,9 @@ class Row(msgspec.Struct, frozen=True):
     c256: WrkRun  # over the +100 ms upstream
     rss: Memory  # during the c256 run
     token_requests: int | None = None  # the broker's POSTs to the token endpoint, c256 instance
+    loop: str | None = None  # BROKER_EVENT_LOOP of the floor and the broker; None: nginx
+    floor: bool = False  # the stack floor, not the broker
+    busy_ms: float = 0.0  # the floor's stand-in CPU per request (`--floor-busy-ms`)
 
 
 class Gateway(msgspec.Struct, frozen=True):
@@ -190,12 +198,15 @@ def render(template: str, values: Mapping[str, str]) -> str:
 def verdicts(rows: Sequence[Row]) -> list[str]:
     """The issue's targets, one line each, ending in `met` or `missed` (or why it cannot tell)."""
     nginx = next((row for row in rows if row.processes is None), None)
-    brokers = [row for row in rows if row.processes is not None]
+    brokers = [row for row in rows if row.processes is not None and not row.floor]
     if nginx is None or not brokers:
         return ["targets: need the nginx row and at least one broker row"]
     lines = []
-    for tenants in sorted({row.tenants or 1 for row in brokers}):
-        group = sorted((row for row in brokers if row.tenants == tenants), key=lambda row: row.processes or 0)
+    for loop, tenants in sorted({(row.loop or "", row.tenants or 1) for row in brokers}):
+        group = sorted(
+            (row for row in brokers if row.tenants == tenants and (row.loop or "") == loop),
+            key=lambda row: row.processes or 0,
+        )
         lines += _latency_verdicts(nginx, group, tenants)
         lines += _growth_verdicts(group, tenants)
     largest = max(brokers, key=lambda row: row.rss.largest)
@@ -208,6 +219,7 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
         f"broker CPU per request at c{LOW} ≤ {CPU_LIMIT_MS} ms: highest {costliest.cpu_ms:.3f} ms "
         f"({_label(costliest)}): {_met(costliest.cpu_ms <= CPU_LIMIT_MS)}"
     )
+    lines += _floor_lines(rows, brokers)
     tokens = [row for row in brokers if row.token_requests is not None]
     if tokens:
         over = [
@@ -217,6 +229,25 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
             "RvIG token requests ≤ one per afnemer per process: "
             + _met(not over)
             + "".join(f"; {_label(row)} made {row.token_requests}" for row in over)
+        )
+    return lines
+
+
+def _floor_lines(rows: Sequence[Row], brokers: Sequence[Row]) -> list[str]:
+    """Of the broker's CPU per request (1 process, 1 tenant), how much the stack floor already costs."""
+    lines = []
+    for floor in (row for row in rows if row.floor and not row.busy_ms):
+        broker = next(
+            (row for row in brokers if row.loop == floor.loop and row.processes == 1 and row.tenants == 1),
+            None,
+        )
+        if broker is None:
+            continue
+        lines.append(
+            f"{floor.loop}: the stack floor costs {floor.cpu_ms:.3f} ms of the broker's "
+            f"{broker.cpu_ms:.3f} ms CPU per request at c{LOW} (1 process, 1 tenant); the broker's own work: "
+            f"{broker.cpu_ms - floor.cpu_ms:.3f} ms; the {CPU_LIMIT_MS} ms target leaves it "
+            f"{CPU_LIMIT_MS - floor.cpu_ms:.3f} ms"
         )
     return lines
 
@@ -270,17 +301,18 @@ def _processes(count: int | None) -> str:
 
 
 def _label(row: Row) -> str:
-    return f"{_processes(row.processes)}, {_tenants(row.tenants or 1)}"
+    loop = f", {row.loop}" if row.loop else ""
+    return f"{_processes(row.processes)}, {_tenants(row.tenants or 1)}{loop}"
 
 
 def table(rows: Sequence[Row]) -> str:
     """The rows as a Markdown table."""
     head = (
-        f"| gateway | processes | tenants | rps c{LOW} | CPU ms/req | PostgreSQL CPU ms/req "
+        f"| gateway | event loop | processes | tenants | rps c{LOW} | CPU ms/req | PostgreSQL CPU ms/req "
         f"| RSS c{HIGH} largest / total MB | c{HIGH} +100 ms rps | p50 ms | p99 ms | rps / p99 vs nginx "
         "| non-2xx / socket errors | RvIG tokens |"
     )
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     nginx = next((row for row in rows if row.processes is None), None)
     for row in rows:
         lines.append(
@@ -288,6 +320,7 @@ def table(rows: Sequence[Row]) -> str:
             + " | ".join(
                 [
                     row.gateway,
+                    row.loop or "–",
                     "auto" if row.processes is None else str(row.processes),
                     "–" if row.tenants is None else str(row.tenants),
                     f"{row.c16.rps:,.0f}",
@@ -517,10 +550,26 @@ def broker(
     env: Mapping[str, str], upstream_url: str, processes: int, tenants: int, log: Path
 ) -> Iterator[Gateway]:
     """`gateway_stack broker` with `processes` workers and `tenants` tenants, its output in `log`."""
+    command = ["broker", upstream_url, "--tenants", str(tenants)]
+    with _stack_process(command, env, processes, log) as gateway:
+        yield gateway
+
+
+def floor(
+    env: Mapping[str, str], upstream_url: str, busy_ms: float, log: Path
+) -> contextlib.AbstractContextManager[Gateway]:
+    """`gateway_stack floor`: the stack floor in one process, its output in `log`."""
+    return _stack_process(["floor", upstream_url, "--busy-ms", str(busy_ms)], env, 1, log)
+
+
+@contextlib.contextmanager
+def _stack_process(
+    arguments: list[str], env: Mapping[str, str], processes: int, log: Path
+) -> Iterator[Gateway]:
+    """`gateway_stack <arguments>` serving on a free port with `processes` workers, until the block ends."""
     port = free_port()
-    command = [sys.executable, "-m", "tests.benchmarks.gateway_stack", "broker", upstream_url]
     process = subprocess.Popen(
-        [*command, "--tenants", str(tenants)],
+        [sys.executable, "-m", "tests.benchmarks.gateway_stack", *arguments],
         # A key-encryption key: the processes share one RvIG token per afnemer, as a deployment does.
         env={
             **env,
@@ -664,11 +713,18 @@ class Bench:
         return f"https://127.0.0.1:{self.delay_port if delayed else self.upstream_port}"
 
     def broker(
-        self, processes: int, tenants: int, *, delayed: bool
+        self, processes: int, tenants: int, loop: str, *, delayed: bool
     ) -> contextlib.AbstractContextManager[Gateway]:
-        """The broker against the fake RvIG; its output appended to `broker.log`."""
+        """The broker against the fake RvIG on `loop`; its output appended to `broker.log`."""
         url = self.upstream_url(delayed=delayed)
-        return broker(self.env, url, processes, tenants, self.folder / "broker.log")
+        env = {**self.env, "BROKER_EVENT_LOOP": loop}
+        return broker(env, url, processes, tenants, self.folder / "broker.log")
+
+    def floor(self, loop: str, *, delayed: bool) -> contextlib.AbstractContextManager[Gateway]:
+        """The stack floor against the fake RvIG on `loop`; its output appended to `floor.log`."""
+        env = {**self.env, "BROKER_EVENT_LOOP": loop}
+        busy_ms = self.args.floor_busy_ms
+        return floor(env, self.upstream_url(delayed=delayed), busy_ms, self.folder / "floor.log")
 
 
 def _remove_or_keep(folder: Path, *, keep: bool) -> None:
@@ -704,16 +760,30 @@ def nginx_row(bench: Bench, tokens: Path) -> Row:
     return Row("nginx proxy_pass + mTLS", None, None, c16, cpu_ms, None, c256, rss)
 
 
-def broker_row(bench: Bench, postmaster: int, processes: int, tenants: int, tokens: Path) -> Row:
-    """The broker with `processes` workers and `tenants` tenants: one instance per upstream."""
+def floor_row(bench: Bench, loop: str, tokens: Path) -> Row:
+    """The stack floor on `loop`: one instance per upstream."""
     args = bench.args
-    with bench.broker(processes, tenants, delayed=False) as gateway:
+    with bench.floor(loop, delayed=False) as gateway:
+        c16, cpu_ms, _ = throughput(gateway, None, tokens, args.seconds, args.warmup)
+    with bench.floor(loop, delayed=True) as gateway:
+        c256, rss = latency(gateway, tokens, args.seconds, args.warmup)
+    busy = f", {args.floor_busy_ms:g} ms busy" if args.floor_busy_ms else ""
+    gateway = f"stack floor (no BRP work{busy})"
+    return Row(
+        gateway, 1, None, c16, cpu_ms, None, c256, rss, loop=loop, floor=True, busy_ms=args.floor_busy_ms
+    )
+
+
+def broker_row(bench: Bench, postmaster: int, processes: int, tenants: int, loop: str, tokens: Path) -> Row:
+    """The broker with `processes` workers and `tenants` tenants on `loop`: one instance per upstream."""
+    args = bench.args
+    with bench.broker(processes, tenants, loop, delayed=False) as gateway:
         c16, cpu_ms, postgres_ms = throughput(gateway, postmaster, tokens, args.seconds, args.warmup)
     before = _token_requests(bench.token_log)
-    with bench.broker(processes, tenants, delayed=True) as gateway:
+    with bench.broker(processes, tenants, loop, delayed=True) as gateway:
         c256, rss = latency(gateway, tokens, args.seconds, args.warmup)
     made = _token_requests(bench.token_log) - before
-    return Row("brp-broker", processes, tenants, c16, cpu_ms, postgres_ms, c256, rss, made)
+    return Row("brp-broker", processes, tenants, c16, cpu_ms, postgres_ms, c256, rss, made, loop=loop)
 
 
 def run_table(bench: Bench) -> None:
@@ -724,10 +794,13 @@ def run_table(bench: Bench) -> None:
     tokens = {count: bench.tokens(count) for count in args.tenants}
     rows = [nginx_row(bench, tokens[min(args.tenants)])]
     _progress(rows[-1])
-    for tenants in args.tenants:
-        for processes in args.processes:
-            rows.append(broker_row(bench, postmaster, processes, tenants, tokens[tenants]))
-            _progress(rows[-1])
+    for loop in args.event_loops:
+        rows.append(floor_row(bench, loop, tokens[min(args.tenants)]))
+        _progress(rows[-1])
+        for tenants in args.tenants:
+            for processes in args.processes:
+                rows.append(broker_row(bench, postmaster, processes, tenants, loop, tokens[tenants]))
+                _progress(rows[-1])
     print()
     print(table(rows))
     print()
@@ -737,8 +810,9 @@ def run_table(bench: Bench) -> None:
 
 
 def _progress(row: Row) -> None:
+    what = "1 process, " + str(row.loop) if row.floor else _label(row) if row.processes else "baseline"
     print(
-        f"measured {row.gateway} ({_label(row) if row.processes else 'baseline'}): "
+        f"measured {row.gateway} ({what}): "
         f"c{LOW} {row.c16.rps:,.0f} rps, {row.cpu_ms:.3f} ms CPU/req; "
         f"c{HIGH} +100 ms {row.c256.rps:,.0f} rps, p99 {row.c256.p99_ms:.0f} ms, "
         f"RSS {row.rss.largest / MB:.0f} MB",
@@ -749,14 +823,15 @@ def _progress(row: Row) -> None:
 def run_soak(bench: Bench) -> None:
     """The broker at c256 over the +100 ms upstream for `--soak` seconds; a line per interval."""
     args = bench.args
-    processes, tenants = max(args.processes), max(args.tenants)
+    processes, tenants, loop = max(args.processes), max(args.tenants), args.event_loops[0]
     bench.start_upstream()
     bench.start_postgres()
     tokens = bench.tokens(tenants)
-    with bench.broker(processes, tenants, delayed=True) as gateway:
+    with bench.broker(processes, tenants, loop, delayed=True) as gateway:
         if args.warmup:
             wrk(gateway.url, HIGH, args.warmup, tokens)
-        print(f"soak: brp-broker, {_label_of(processes, tenants)}, c{HIGH} over the +100 ms upstream")
+        label = f"{_label_of(processes, tenants)}, {loop}"
+        print(f"soak: brp-broker, {label}, c{HIGH} over the +100 ms upstream")
         print("| elapsed s | rps | p50 ms | p99 ms | RSS largest MB | RSS total MB | errors |")
         print("|---:|---:|---:|---:|---:|---:|---:|")
         elapsed = 0
@@ -782,6 +857,19 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of load before each measured run")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4], help="broker worker processes")
     parser.add_argument("--tenants", type=int, nargs="+", default=[1, 8], help="tenant counts")
+    parser.add_argument(
+        "--event-loops",
+        nargs="+",
+        choices=["asyncio", "uvloop"],
+        default=["asyncio"],
+        help="BROKER_EVENT_LOOP of the floor and the broker (each runs once per value; the soak: the first)",
+    )
+    parser.add_argument(
+        "--floor-busy-ms",
+        type=float,
+        default=0.0,
+        help="CPU the stack floor keeps busy per request (loads its loop like the broker's work)",
+    )
     parser.add_argument("--soak", type=int, default=0, help="instead: soak for this many seconds")
     parser.add_argument("--soak-interval", type=int, default=30, help="seconds per soak line")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, confs)")

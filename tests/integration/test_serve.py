@@ -220,6 +220,32 @@ async def test_serve_with_two_workers_answers_from_two_processes_and_stops_clean
     assert "Traceback" not in broker.output
 
 
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+async def test_serve_runs_on_the_event_loop_the_setting_names_and_stops_cleanly(
+    loop: str,
+    broker_settings: Settings,
+    database_url: str,
+    sandbox: SandboxThread,
+    sandbox_control: SandboxControl,
+    tmp_path: Path,
+) -> None:
+    sandbox_control.reset()
+    env = serve_environment(
+        broker_settings, tmp_path, with_user(database_url, "brp_app"), BROKER_EVENT_LOOP=loop
+    )
+    with ServeProcess(env) as broker:
+        await asyncio.to_thread(broker.started)
+        async with httpx.AsyncClient(base_url=broker.base_url, headers=_headers(sandbox), timeout=30) as http:
+            answer = await http.post(PERSONEN, json=RAADPLEEG)
+        status = await asyncio.to_thread(broker.stop)
+    started = [line for line in broker.output.splitlines() if '"broker_started"' in line]
+    assert len(started) == 1, broker.output
+    assert msgspec.json.decode(started[0])["event_loop"] == loop
+    assert answer.status_code == 200
+    assert status == 0, broker.output
+    assert "Traceback" not in broker.output
+
+
 def _personen_requests(exposition: str) -> float:
     """`brp_broker_requests_total` of the Personen API, summed over its label values."""
     return sum(

@@ -12,6 +12,7 @@ import asyncio
 import socket
 
 import uvicorn
+import uvloop
 
 from app.server import tcp_listener
 
@@ -47,3 +48,9 @@ async def test_uvicorn_s_own_socket_would_not_have_it() -> None:
     # What the workers were given before: the reason for `tcp_listener`.
     listener = uvicorn.Config(app=None, host="127.0.0.1", port=0).bind_socket()
     assert await _nodelay_of_an_accepted_connection(listener) == 0
+
+
+def test_with_uvloop_too_a_connection_from_the_workers_socket_has_tcp_nodelay() -> None:
+    # BROKER_EVENT_LOOP=uvloop serves the workers' socket with libuv, which sets it on its own terms.
+    listener = tcp_listener(uvicorn.Config(app=None, host="127.0.0.1", port=0))
+    assert uvloop.run(_nodelay_of_an_accepted_connection(listener)) != 0
