@@ -207,8 +207,10 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
             (row for row in brokers if row.tenants == tenants and (row.loop or "") == loop),
             key=lambda row: row.processes or 0,
         )
-        lines += _latency_verdicts(nginx, group, tenants)
-        lines += _growth_verdicts(group, tenants)
+        several_loops = len({row.loop for row in brokers}) > 1
+        label = f"{_tenants(tenants)}, {loop}" if several_loops else _tenants(tenants)
+        lines += _latency_verdicts(nginx, group, label)
+        lines += _growth_verdicts(group, label)
     largest = max(brokers, key=lambda row: row.rss.largest)
     lines.append(
         f"RSS per process at c{HIGH} ≤ {RSS_LIMIT_MB:.0f} MB: largest {largest.rss.largest / MB:.0f} MB "
@@ -252,7 +254,7 @@ def _floor_lines(rows: Sequence[Row], brokers: Sequence[Row]) -> list[str]:
     return lines
 
 
-def _latency_verdicts(nginx: Row, group: Sequence[Row], tenants: int) -> list[str]:
+def _latency_verdicts(nginx: Row, group: Sequence[Row], label: str) -> list[str]:
     """Throughput and p99 at c256 over +100 ms against nginx's: met if some process count meets both."""
     both = [
         row
@@ -264,12 +266,12 @@ def _latency_verdicts(nginx: Row, group: Sequence[Row], tenants: int) -> list[st
     throughput = best.c256.rps / nginx.c256.rps if nginx.c256.rps else 0.0
     p99 = best.c256.p99_ms / nginx.c256.p99_ms if nginx.c256.p99_ms else float("inf")
     return [
-        f"{_tenants(tenants)}: c{HIGH} +100 ms throughput ≥ {THROUGHPUT_RATIO}× nginx and p99 ≤ {P99_RATIO}× "
+        f"{label}: c{HIGH} +100 ms throughput ≥ {THROUGHPUT_RATIO}× nginx and p99 ≤ {P99_RATIO}× "
         f"nginx: {_processes(best.processes)} {throughput:.2f}× / {p99:.2f}×: {_met(bool(both))}"
     ]
 
 
-def _growth_verdicts(group: Sequence[Row], tenants: int) -> list[str]:
+def _growth_verdicts(group: Sequence[Row], label: str) -> list[str]:
     """Throughput with 1, 2, 4 processes: never below the previous (less `NOISE`)."""
     if len(group) < 2:
         return []
@@ -282,7 +284,7 @@ def _growth_verdicts(group: Sequence[Row], tenants: int) -> list[str]:
         steps = " → ".join(f"{value:,.0f}" for value in figures)
         counts = "/".join(str(row.processes) for row in group)
         lines.append(
-            f"{_tenants(tenants)}: {name} rps with {counts} processes {steps}: "
+            f"{label}: {name} rps with {counts} processes {steps}: "
             f"never drops (less {NOISE:.0%} noise): {_met(never_drops)}"
         )
     return lines

@@ -5,13 +5,14 @@
 One route on RvIG's Personen path, served exactly as the broker is served (`app.server`'s uvicorn
 configuration: httptools, `BROKER_EVENT_LOOP`, no access log) and calling RvIG exactly as the broker
 does (`app.upstream.clients.UpstreamClient`: the dev OIN identity's mTLS context, keep-alive, the
-same timeouts), with a token fetched once at start. It forwards the body as it came and answers
-with RvIG's status and body: no JWT, tenancy, validation, doelbinding, limits, protocol, log line
-or metrics. In `scale_out`'s table its CPU per request is the part of the broker's that the chosen
-stack costs before the broker does anything of its own. With `busy_ms` each request also keeps the
-CPU busy that long before it calls RvIG (a stand-in for the broker's own work, without any of its
-parts), which loads the event loop as the broker does: how a loop behaves at saturation, alone.
-Not a product; not a test.
+same timeouts, the TLS read buffers of `app.tuning`; it does not freeze its heap), with a token
+fetched once at start. It forwards the body as it came and answers with RvIG's status and body:
+no JWT, tenancy, validation, doelbinding, limits, protocol, log line or metrics. In `scale_out`'s
+table its CPU per request is the part of the broker's that the chosen stack costs before the
+broker does anything of its own. With `busy_ms` each request also keeps the CPU busy that long
+before it calls RvIG (a stand-in for the broker's own work, without any of its parts), which loads
+the event loop as the broker does: how a loop behaves at saturation, alone. Not a product; not a
+test.
 """
 
 from __future__ import annotations

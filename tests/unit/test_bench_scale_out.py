@@ -168,5 +168,6 @@ def test_each_event_loop_is_judged_on_its_own_rows() -> None:
 
     latency = [line for line in verdicts(rows) if "throughput ≥" in line]
 
+    assert [line.split(": ", 1)[0] for line in latency] == ["1 tenant, asyncio", "1 tenant, uvloop"]
     assert [line.rsplit(": ", 1)[1] for line in latency] == ["MISSED", "met"]
     assert all("never drops" not in line for line in verdicts(rows))  # one process per loop: no growth

@@ -1,8 +1,8 @@
 """The serving process freezes what its app loaded at start, so full collections skip it.
 
 Measured (README → Performance): with the startup heap in the oldest generation, every full
-collection walked tens of megabytes of tables and schemas with the loop stopped (~65 ms, about once
-a second at c256); frozen, it walks only what came later. The app's lifespan ending gives them back.
+collection walked all of it again with the loop stopped (~65 ms, about once a second at c256);
+frozen, it walks only what came later. The app's lifespan ending gives them back.
 """
 
 from __future__ import annotations
