@@ -22,6 +22,9 @@ from app.sandbox.config import AfnemerConfig, DevSecret
 from app.sandbox.dataset import Dataset, load_dataset
 
 ROZETUIN = "0595011010012001"
+# "Whatever the peildatum": a day before Reeuwijk merged (a fixed day in the past on purpose: the
+# rule must hold for it), and today.
+PEILDATA = [dt.date(2010, 12, 31), dt.datetime.now(dt.UTC).date()]
 
 
 @cache
@@ -39,16 +42,18 @@ def _gemeente(code: str) -> AfnemerConfig:
     )
 
 
-def _bewoning(aoi: str) -> BewoningMetPeildatum:
-    return BewoningMetPeildatum(adresseerbaar_object_identificatie=aoi, peildatum=dt.date(2000, 1, 1))
+def _bewoning(aoi: str, peildatum: dt.date = PEILDATA[0]) -> BewoningMetPeildatum:
+    return BewoningMetPeildatum(adresseerbaar_object_identificatie=aoi, peildatum=peildatum)
 
 
-def test_the_gemeente_a_former_gemeente_merged_into_may_ask() -> None:
-    authorise(_gemeente("1901"), "1901", _bewoning(ROZETUIN), _dataset())
+@pytest.mark.parametrize("peildatum", PEILDATA, ids=["before the merger", "today"])
+def test_the_gemeente_a_former_gemeente_merged_into_may_ask(peildatum: dt.date) -> None:
+    authorise(_gemeente("1901"), "1901", _bewoning(ROZETUIN, peildatum), _dataset())
 
 
-def test_the_former_gemeente_itself_still_may() -> None:
-    authorise(_gemeente("0595"), "0595", _bewoning(ROZETUIN), _dataset())
+@pytest.mark.parametrize("peildatum", PEILDATA, ids=["before the merger", "today"])
+def test_the_former_gemeente_itself_still_may(peildatum: dt.date) -> None:
+    authorise(_gemeente("0595"), "0595", _bewoning(ROZETUIN, peildatum), _dataset())
 
 
 @pytest.mark.parametrize("other", ["0518", "0599", "1916"])
