@@ -82,8 +82,8 @@ _BOUNDS: Final = {
     (True, True): " AND occurred_at >= $3 AND occurred_at < $4",
 }
 # LATERAL ... LIMIT 1 keeps the planner from turning the lookups back into a join over every
-# partition; the primary key makes the record unique anyway. `occurred_at = ANY($3)` repeats the
-# months so that a plan made for these values (a new connection) leaves the other months out.
+# partition; the primary key makes the record unique anyway. Each lookup runs in its entry's month
+# only (pruned when it runs).
 _RECORDS: Final = """
 SELECT k.seq, k.occurred_at, r.tenant, r.employee, r.subject, r.client_application,
        r.member_organisation, r.afnemer_id, r.environment, r.doelbinding, r.verwerking, r.origin_oin,
@@ -96,14 +96,22 @@ CROSS JOIN LATERAL (
                AS search_parameter_names,
            requested_fields AS fields, correlation_id
     FROM protocol_records
-    WHERE tenant = $1 AND seq = k.seq AND occurred_at = k.occurred_at AND occurred_at = ANY($3::timestamptz[])
+    WHERE tenant = $1 AND seq = k.seq AND occurred_at = k.occurred_at{months}
     LIMIT 1
 ) AS r
 """
+# On a new connection (the operator's) the plan is made for the values at hand, and repeating the
+# entries' moments lets it leave the other months out: fewer of the ~240 partitions to open. But
+# the planner weighs the list against every partition and the filter checks it against every row
+# found, so its cost grows with the square of the entries. With the list / without, one BSN's
+# entries spread over 20 years, 10^6 records (`tests.benchmarks.protocol_scale`, its records-step
+# lines): new connection 10 entries 18 / 101 ms, 150 71 / 73, 400 204 / 101, 2,229 1,418 / 115;
+# pooled (a generic plan; its partitions are open already) 10 entries 1.9 / 1.4 ms, 2,229 96 / 39.
+_IN_THE_ENTRIES_MONTHS: Final = " AND occurred_at = ANY($3::timestamptz[])"
+_PRUNE_UP_TO: Final = 150
 # On a pooled connection: planned once, pruned when it runs. A custom plan would plan all ~240
 # partitions again at every call (tens of milliseconds), and PostgreSQL keeps choosing custom plans
-# here because it counts planning as nearly free. (The operator's connection is new each time:
-# there a plan for the values at hand is the cheaper one.)
+# here because it counts planning as nearly free.
 _GENERIC_PLANS: Final = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 
@@ -145,10 +153,10 @@ async def inzage(
             operator_connection(source) as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
-            return await _entries(connection, tenant, bsn, *bounds)
+            return await _entries(connection, tenant, bsn, *bounds, new_connection=True)
     async with tenant_transaction(source, tenant, isolation="repeatable_read", readonly=True) as pooled:
         await pooled.execute(_GENERIC_PLANS)
-        return await _entries(pooled, tenant, bsn, *bounds)
+        return await _entries(pooled, tenant, bsn, *bounds, new_connection=False)
 
 
 class Recorder(Protocol):
@@ -236,7 +244,13 @@ def render(entries: Sequence[InzageEntry], fmt: InzageFormat) -> str:
 
 
 async def _entries(
-    connection: Connection, tenant: str, bsn: str, from_: dt.datetime | None, to: dt.datetime | None
+    connection: Connection,
+    tenant: str,
+    bsn: str,
+    from_: dt.datetime | None,
+    to: dt.datetime | None,
+    *,
+    new_connection: bool,
 ) -> list[InzageEntry]:
     bounds = [bound for bound in (from_, to) if bound is not None]
     persons = await connection.fetch(
@@ -246,8 +260,12 @@ async def _entries(
         return []
     keys = [(row["seq"], row["occurred_at"]) for row in persons]
     unique = list(dict.fromkeys(keys))  # a search may find the person twice in one answer
+    prune = new_connection and len(unique) <= _PRUNE_UP_TO
     rows = await connection.fetch(
-        _RECORDS, tenant, [seq for seq, _ in unique], [moment for _, moment in unique]
+        _RECORDS.format(months=_IN_THE_ENTRIES_MONTHS if prune else ""),
+        tenant,
+        [seq for seq, _ in unique],
+        [moment for _, moment in unique],
     )
     # A person row without its record (it cannot be, but the owner could forge one) is left out.
     records = {(row["seq"], row["occurred_at"]): row for row in rows}

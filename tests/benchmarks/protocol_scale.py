@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python -m tests.benchmarks.protocol_scale [--records 100000 1000000 10000000]
                                                         [--samples 200] [--verify-records 200000]
-                                                        [--keep]
+                                                        [--population 1000000] [--uncached] [--keep]
 
 Starts an embedded PostgreSQL in a fresh temporary folder (removed afterwards unless `--keep`),
 fsync on, with `SETTINGS` (2 GB shared buffers as a production server would have; checkpoints
@@ -14,7 +14,9 @@ spread evenly over ~20 years of monthly partitions (243 months: from two months 
   officer calls it (the runtime pool under row-level security: the admin API) and as the operator
   does (owner URL: a new connection per call, the CLI): p50/p95/max over `--samples` BSNs, half
   drawn from the whole population (a random citizen), half from the hot 1 %; target p95 <= 50 ms.
-  Beside it, the single-join query inzage ran before (the baseline);
+  Beside it, the single-join query inzage ran before (the baseline), and for the hottest BSN its
+  records step for 10 to all of its entries with the list of months it always carried before and
+  without it, on the pool and on new connections (`_lookups`);
 - **bytes per record**: records + persons, heap, TOAST and every index, over all partitions;
 - **retention**: `apply_retention` (owner URL) with `now` chosen so exactly the oldest month falls
   out, at the smallest and at the largest size (O(1) in the table size), beside the query the
@@ -22,17 +24,21 @@ spread evenly over ~20 years of monthly partitions (243 months: from two months 
 
 The records are generated server-side (`INSERT ... SELECT generate_series`, as the owner), shaped
 like the gateway's: 5 % without a person, 87 % one person consulted, 5 % one found, 3 % two to five
-found; BSNs (valid 11-proef numbers) from a population of 10^6, of which a hot 1 % draws 20 % of the
-lookups. Their hashes are random bytes (inzage and retention do not check them) and sequence
-numbers follow the months with gaps, so the generated tenant is not a chain `verify` would accept.
+found; BSNs (valid 11-proef numbers) from a population of `--population` (10^6), of which a hot 1 %
+draws 20 % of the lookups. A population of records/100 gives every BSN the entries it would have at
+10^8 records over 10^6 people (a random citizen ~100, a hot one ~2,100) in a protocol that fits.
+Their hashes are random bytes (inzage and retention do not check them) and sequence numbers follow
+the months with gaps, so the generated tenant is not a chain `verify` would accept.
 
 Then, separately, **verify**: a tenant of `--verify-records` records written through the product's
 own `write_batch` in batches of 1000, `verify(full=True)` timed, 10 000 more appended, and the
 incremental `verify()` timed; records/s of both. Without incremental verify (no `full` keyword) it
 reports the full walk only.
 
-Everything is read warm (the machine's page cache holds the data the load just wrote); the slope
-from size to size is what tells how a 10^8 or 10^9 protocol behaves.
+Everything above is read warm (the machine's page cache holds the data the load just wrote); the
+slope from size to size is what tells how a 10^8 or 10^9 protocol behaves. At 10^8 records (~112
+GB) little of it would be in memory: `--uncached` ends with inzage after a server restart and with
+the kernel's page cache dropped (as root), each BSN looked up once.
 """
 
 from __future__ import annotations
@@ -62,12 +68,12 @@ from app.protocol.access import operator_connection
 from app.protocol.chain import chained, genesis_hash
 
 # The exact statements inzage runs, to EXPLAIN them.
-from app.protocol.inzage import _BOUNDS, _PERSONS, _RECORDS
+from app.protocol.inzage import _BOUNDS, _IN_THE_ENTRIES_MONTHS, _PERSONS, _PRUNE_UP_TO, _RECORDS
 
 TENANT: Final = "gemeente-groot"
 VERIFY_TENANT: Final = "gemeente-verify"
-POPULATION: Final = 1_000_000
-HOT: Final = POPULATION // 100  # the hot 1 % ...
+POPULATION: Final = 1_000_000  # `--population`
+HOT_PART: Final = 100  # the hot 1 % ...
 HOT_SHARE: Final = 0.2  # ... draws 20 % of the lookups
 CHUNK: Final = 500_000  # records per generating statement
 VERIFY_BATCH: Final = 1000
@@ -227,6 +233,7 @@ class SizeRow(msgspec.Struct, frozen=True):
     operator: CallPath
     old_ms: float
     plans: list[str]
+    lookups: list[str]
 
 
 class RetentionRow(msgspec.Struct, frozen=True):
@@ -268,7 +275,7 @@ def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
     return dt.datetime(index // 12, index % 12 + 1, 1, tzinfo=dt.UTC)
 
 
-async def _prepare(url: str, months: Sequence[Month]) -> list[int]:
+async def _prepare(url: str, months: Sequence[Month], size: int) -> list[int]:
     """Partitions for every month, the tenant's chain head; return the BSN population."""
     async with operator_connection(url) as owner:
         for month in months:
@@ -280,7 +287,7 @@ async def _prepare(url: str, months: Sequence[Month]) -> list[int]:
                 TENANT,
                 genesis_hash(TENANT),
             )
-        population: list[int] = await owner.fetchval(_POPULATION, POPULATION)
+        population: list[int] = await owner.fetchval(_POPULATION, size)
     return population
 
 
@@ -300,7 +307,7 @@ async def _generate(url: str, first: int, count: int, months: Sequence[Month], p
                     [m.lower for m in months],
                     [m.upper for m in months],
                     population,
-                    HOT,
+                    len(population) // HOT_PART,
                     TENANT,
                 )
         async with owner.transaction():
@@ -331,15 +338,15 @@ async def _sizes(connection: asyncpg.Connection) -> dict[str, int]:
 def _sample(population: Sequence[int], count: int, rng: random.Random) -> tuple[list[str], list[str]]:
     """`count` BSNs to look up: half from the whole population (cold), half from the hot 1 %."""
     cold = [population[rng.randrange(len(population))] for _ in range(count - count // 2)]
-    hot = [population[rng.randrange(HOT)] for _ in range(count // 2)]
+    hot = [population[rng.randrange(len(population) // HOT_PART)] for _ in range(count // 2)]
     return [f"{bsn:09d}" for bsn in cold], [f"{bsn:09d}" for bsn in hot]
 
 
 async def _time_inzage(
-    call: Callable[[str], Awaitable[list[Any]]], cold: Sequence[str], hot: Sequence[str]
+    call: Callable[[str], Awaitable[list[Any]]], cold: Sequence[str], hot: Sequence[str], warm_up: str = ""
 ) -> CallPath:
     """Time `call` per BSN, cold and hot interleaved (neither profits from the other's cache)."""
-    await call(cold[0])  # one warm-up: a first connection, the catalog cache
+    await call(warm_up or cold[0])  # one warm-up: a first connection, the catalog cache
     timed: dict[bool, tuple[list[float], list[int]]] = {False: ([], []), True: ([], [])}
     for index in range(max(len(cold), len(hot))):
         for is_hot, bsns in ((False, cold), (True, hot)):
@@ -382,13 +389,65 @@ async def _plans(connection: asyncpg.Connection, bsn: str) -> list[str]:
     persons = await connection.fetch(persons_sql, TENANT, bsn)
     keys = list(dict.fromkeys((row["seq"], row["occurred_at"]) for row in persons))
     pairs = ([seq for seq, _ in keys], [moment for _, moment in keys])
-    await connection.fetch(_RECORDS, TENANT, *pairs)
+    records_sql = _RECORDS.format(months="")
+    await connection.fetch(records_sql, TENANT, *pairs)
     explained = [
         f"persons: {await _explain(connection, persons_sql, TENANT, bsn)}",
-        f"records: {await _explain(connection, _RECORDS, TENANT, *pairs)}",
+        f"records: {await _explain(connection, records_sql, TENANT, *pairs)}",
     ]
     await connection.execute("RESET plan_cache_mode")
     return explained
+
+
+async def _hottest_keys(connection: asyncpg.Connection, bsn: str) -> list[tuple[int, dt.datetime]]:
+    persons = await connection.fetch(_PERSONS.format(bounds=_BOUNDS[False, False]), TENANT, bsn)
+    return list(dict.fromkeys((row["seq"], row["occurred_at"]) for row in persons))
+
+
+async def _lookup_ms(
+    connection: asyncpg.Connection, keys: Sequence[tuple[int, dt.datetime]], pruned: bool
+) -> float:
+    statement = _RECORDS.format(months=_IN_THE_ENTRIES_MONTHS if pruned else "")
+    started = time.perf_counter()
+    await connection.fetch(statement, TENANT, [seq for seq, _ in keys], [moment for _, moment in keys])
+    return (time.perf_counter() - started) * 1000
+
+
+async def _lookups(url: str, bsn: str) -> list[str]:
+    """The records step for N entries of `bsn`, with the list of months (as always before) and without.
+
+    Pooled: one connection with generic plans, as the admin API's (median of 3 after one run). New
+    connection: one per call, as the CLI's, after the persons step opened those partitions (median
+    of 3). The entries are spread over the years, as a person's are. Inzage uses the list on a new
+    connection up to `_PRUNE_UP_TO` entries, and never on the pool.
+    """
+    async with operator_connection(url) as owner:
+        keys = await _hottest_keys(owner, bsn)
+        await owner.execute("SET plan_cache_mode = force_generic_plan")
+        lines = []
+        for count in sorted(n for n in {10, 100, _PRUNE_UP_TO, 200, 400, len(keys)} if n <= len(keys)):
+            chosen = keys[:: len(keys) // count][:count]
+            pooled = []
+            for pruned in (True, False):
+                await _lookup_ms(owner, chosen, pruned)
+                pooled.append(statistics.median([await _lookup_ms(owner, chosen, pruned) for _ in range(3)]))
+            fresh = [
+                statistics.median([await _fresh_lookup_ms(url, bsn, chosen, pruned) for _ in range(3)])
+                for pruned in (True, False)
+            ]
+            lines.append(
+                f"{count:>5} entries: pooled {pooled[0]:.1f} / {pooled[1]:.1f} ms; "
+                f"new connection {fresh[0]:.0f} / {fresh[1]:.0f} ms"
+            )
+    return lines
+
+
+async def _fresh_lookup_ms(
+    url: str, bsn: str, keys: Sequence[tuple[int, dt.datetime]], pruned: bool
+) -> float:
+    async with operator_connection(url) as new:
+        await _hottest_keys(new, bsn)
+        return await _lookup_ms(new, keys, pruned)
 
 
 async def _old_inzage_ms(connection: asyncpg.Connection, bsns: Sequence[str]) -> float:
@@ -419,6 +478,7 @@ async def _measure_size(
             hot,
         )
         plans = await _plans(owner, hottest)
+    lookups = await _lookups(url, hottest)
     officer = await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot)
     operator = await _time_inzage(lambda bsn: inzage(url, TENANT, bsn), cold, hot)
     return SizeRow(
@@ -432,6 +492,7 @@ async def _measure_size(
         operator=operator,
         old_ms=old_ms,
         plans=plans,
+        lookups=lookups,
     )
 
 
@@ -572,6 +633,12 @@ def _print_sizes(rows: Sequence[SizeRow]) -> None:
         )
         for plan in row.plans:
             print(f"    hottest BSN, {plan}")
+        print(
+            "    hottest BSN, records step with the list of months / without (before: always with;"
+            f" now: with only on a new connection, up to {_PRUNE_UP_TO} entries)"
+        )
+        for line in row.lookups:
+            print(f"    {line}")
 
 
 def _print_retention(rows: Sequence[RetentionRow]) -> None:
@@ -608,7 +675,14 @@ async def _tune(admin_url: str) -> None:
         await server.close()
 
 
-async def _run(admin_url: str, sizes: Sequence[int], samples: int, verify_records: int) -> None:
+async def _run(
+    admin_url: str,
+    sizes: Sequence[int],
+    samples: int,
+    verify_records: int,
+    population_size: int,
+    restart: Callable[[], str] | None,
+) -> None:
     url = await ensure_database(admin_url, "brp_scale")
     await apply_migrations(url)
     server = await asyncpg.connect(admin_url)
@@ -617,7 +691,7 @@ async def _run(admin_url: str, sizes: Sequence[int], samples: int, verify_record
     finally:
         await server.close()
     months = _months(now)
-    population = await _prepare(url, months)
+    population = await _prepare(url, months, population_size)
     print(
         f"{len(months)} months from {months[0].lower:%Y-%m} to {months[-1].lower:%Y-%m}, "
         f"{len(population):,} BSNs, sizes {', '.join(f'{s:,}' for s in sizes)}",
@@ -642,12 +716,58 @@ async def _run(admin_url: str, sizes: Sequence[int], samples: int, verify_record
         verify_rows, write_s, written_bytes = await _verify_rates(url, pool, verify_records)
     finally:
         await pool.close()
+    uncached = await _uncached(restart, population, samples) if restart is not None else []
     print("\n=== protocol at scale ===")
     _print_sizes(size_rows)
     _print_retention(retention_rows)
     _print_verify(verify_rows, write_s, written_bytes, verify_records)
+    if uncached:
+        print("", *uncached, sep="\n")
     if not _incremental_available():
         print("incremental verify not available (verify has no `full` keyword yet): only the full walk ran")
+
+
+# A server restart empties PostgreSQL's buffers; this empties the kernel's page cache (root only).
+_DROP_CACHES: Final = Path("/proc/sys/vm/drop_caches")
+_NO_ONE: Final = "000000000"  # below the population (it starts at 10^8): a warm-up that reads no one's pages
+
+
+def _drop_page_cache() -> bool:
+    os.sync()
+    try:
+        _DROP_CACHES.write_text("3\n")
+    except OSError:
+        return False
+    return True
+
+
+async def _uncached(restart: Callable[[], str], population: Sequence[int], samples: int) -> list[str]:
+    """Inzage with nothing in memory, as at 10^8 records (~112 GB) nearly all of it would be.
+
+    The server restarts and the kernel's page cache is dropped once; then `samples` new BSNs (half
+    random citizens, half hot) are each looked up once through a new pool (warmed up with a BSN no
+    one has), so every page an answer needs is read from disk unless an earlier answer read it
+    (the indexes' upper pages, mostly). Returns the lines to print.
+    """
+    url = await ensure_database(restart(), "brp_scale")
+    dropped = _drop_page_cache()
+    cold, hot = _sample(population, samples, random.Random(len(population) + samples))
+    pool = await create_pool(with_user(url, "brp_app"), "brp_app", min_size=1, max_size=1)
+    try:
+        officer = await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot, warm_up=_NO_ONE)
+    finally:
+        await pool.close()
+    emptied = (
+        "server restarted, page cache dropped"
+        if dropped
+        else "server restarted; page cache NOT dropped (root)"
+    )
+    return [
+        f"inzage with nothing cached ({emptied}), officer, ms p50 / p95 (max) [entries]:",
+        f"  random citizens {_cell(officer.cold)}",
+        f"  hot 1 %         {_cell(officer.hot)}",
+        f"  all             {_cell(officer.all)}",
+    ]
 
 
 def main() -> None:
@@ -655,15 +775,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--samples", type=int, default=200, help="BSNs looked up per size")
+    parser.add_argument(
+        "--population",
+        type=int,
+        default=POPULATION,
+        help="BSNs the lookups are drawn from; records/100 gives each BSN as many entries as 10^8 over 10^6",
+    )
     parser.add_argument("--verify-records", type=int, default=200_000)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL folder")
+    parser.add_argument(
+        "--uncached",
+        action="store_true",
+        help="at the end, inzage again after a server restart and with the page cache dropped (root)",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="brp-protocol-scale-"))
     embedded = EmbeddedPostgres(folder / "postgres")
     try:
         asyncio.run(_tune(embedded.start()))
         embedded.stop()  # the last handle: the server stops, and starts again with the settings
-        asyncio.run(_run(embedded.start(), sorted(args.records), args.samples, args.verify_records))
+
+        def restart() -> str:
+            embedded.stop()
+            return embedded.start()
+
+        asyncio.run(
+            _run(
+                embedded.start(),
+                sorted(args.records),
+                args.samples,
+                args.verify_records,
+                args.population,
+                restart if args.uncached else None,
+            )
+        )
     finally:
         embedded.stop()
         if args.keep:

@@ -30,7 +30,8 @@ counted apart. `--keep` keeps the temporary folder (confs, logs).
 
 Then the issue's targets, each met or missed. `--soak SECONDS` instead runs only the broker (the
 largest --processes and --tenants) at c256 over the +100 ms upstream for that long, and prints its
-throughput, p99 and RSS every --soak-interval seconds.
+throughput, p99, RSS and the CPU per request of the broker and of PostgreSQL every --soak-interval
+seconds.
 
 Every port is a free one asked from the OS; nginx confs are templated into a temporary folder with
 the broker's dev PKI (its CA trusts the broker's client certificate and signs nginx's server
@@ -827,24 +828,32 @@ def run_soak(bench: Bench) -> None:
     args = bench.args
     processes, tenants, loop = max(args.processes), max(args.tenants), args.event_loops[0]
     bench.start_upstream()
-    bench.start_postgres()
+    postmaster = bench.start_postgres()
     tokens = bench.tokens(tenants)
     with bench.broker(processes, tenants, loop, delayed=True) as gateway:
         if args.warmup:
             wrk(gateway.url, HIGH, args.warmup, tokens)
         label = f"{_label_of(processes, tenants)}, {loop}"
         print(f"soak: brp-broker, {label}, c{HIGH} over the +100 ms upstream")
-        print("| elapsed s | rps | p50 ms | p99 ms | RSS largest MB | RSS total MB | errors |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
+        print(
+            "| elapsed s | rps | p50 ms | p99 ms | RSS largest MB | RSS total MB | errors "
+            "| CPU ms/req | PostgreSQL CPU ms/req |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         elapsed = 0
         while elapsed < args.soak:
             window = min(args.soak_interval, args.soak - elapsed)
+            broker_before, postgres_before = cpu_seconds(gateway.pid), cpu_seconds(postmaster)
             with MemorySampler(gateway.pid) as sampler:
                 run = wrk(gateway.url, HIGH, window, tokens)
+            per_request = 1000 / max(run.requests, 1)
+            broker_ms = (cpu_seconds(gateway.pid) - broker_before) * per_request
+            postgres_ms = (cpu_seconds(postmaster) - postgres_before) * per_request
             elapsed += window
             print(
                 f"| {elapsed} | {run.rps:,.0f} | {run.p50_ms:.0f} | {run.p99_ms:.0f} "
-                f"| {sampler.peak.largest / MB:.0f} | {sampler.peak.total / MB:.0f} | {run.errors} |",
+                f"| {sampler.peak.largest / MB:.0f} | {sampler.peak.total / MB:.0f} | {run.errors} "
+                f"| {broker_ms:.3f} | {postgres_ms:.3f} |",
                 flush=True,
             )
 

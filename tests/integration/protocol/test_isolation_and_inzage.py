@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -13,6 +14,7 @@ import pytest
 from app.brp import PersonRole
 from app.db import tenant_scope
 from app.protocol import NO_TENANT, InzageEntry, ProtocolWriter, inzage, render
+from app.protocol.inzage import _PRUNE_UP_TO
 from tests.integration.protocol.factories import consulted, found, record, slug
 
 BSN = "999993653"
@@ -224,3 +226,30 @@ async def test_inzage_pairs_each_person_row_with_its_own_record_only(
         entries = await inzage(source, tenant, BSN)
         assert [e.correlation_id for e in entries] == expected
         assert [e.occurred_at for e in entries[:2]] == [first_at, second_at]
+
+
+async def test_inzage_of_a_person_with_many_entries_is_whole_on_every_connection(
+    writer: ProtocolWriter, database_url: str, app_pool: asyncpg.Pool
+) -> None:
+    """Past `_PRUNE_UP_TO` entries the operator's lookup leaves the months list out; nothing is lost."""
+    tenant = slug()
+    month = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    count = _PRUNE_UP_TO + 10
+    written = [
+        record(
+            tenant,
+            consulted(BSN) if i % 3 else found(OTHER_BSN, BSN),
+            occurred_at=month + dt.timedelta(seconds=i),
+        )
+        for i in range(count)
+    ]
+    await asyncio.gather(*(writer.record(r) for r in written))
+    await writer.record(record(tenant, consulted(OTHER_BSN), occurred_at=month))
+    expected = [r.correlation_id for r in written]
+    as_operator = await inzage(database_url, tenant, BSN)
+    assert [e.correlation_id for e in as_operator] == expected
+    assert [e.role for e in as_operator[:3]] == [PersonRole.FOUND, PersonRole.CONSULTED, PersonRole.CONSULTED]
+    assert await inzage(app_pool, tenant, BSN) == as_operator
+    # Below the threshold the operator's plan leaves the other months out; the answer is the same.
+    window = await inzage(database_url, tenant, BSN, to=month + dt.timedelta(seconds=10))
+    assert [e.correlation_id for e in window] == expected[:10]
