@@ -22,9 +22,10 @@ from app.sandbox.config import AfnemerConfig, DevSecret
 from app.sandbox.dataset import Dataset, load_dataset
 
 ROZETUIN = "0595011010012001"
-# "Whatever the peildatum": a day before Reeuwijk merged (a fixed day in the past on purpose: the
-# rule must hold for it), and today.
-PEILDATA = [dt.date(2010, 12, 31), dt.datetime.now(dt.UTC).date()]
+# A historical fact, not a moment relative to now: the rule is about days on either side of it.
+REEUWIJK_MERGED = dt.date(2011, 1, 1)
+# "Whatever the peildatum": the day before Reeuwijk merged, and today.
+PEILDATA = [REEUWIJK_MERGED - dt.timedelta(days=1), dt.datetime.now(dt.UTC).date()]
 
 
 @cache
