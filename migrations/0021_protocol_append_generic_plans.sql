@@ -1,0 +1,26 @@
+-- protocol_append_linked plans its statements once per connection (issue #13, CPU per request).
+--
+-- The function's main statement (the CTE that inserts a tenant's records and persons into the two
+-- partitioned tables and moves its chain head) runs once per tenant in a batch. PostgreSQL's plan
+-- cache compares a generic plan, costed with its default guess of 100 elements per jsonb array,
+-- with custom plans costed for the actual one or two records, and for the small groups a busy
+-- broker sends (one to a few records per tenant) it chose a custom plan every time: the statement
+-- was planned again for every tenant of every batch. Measured with pg_stat_statements
+-- (track = all, track_planning = on; PostgreSQL 15, 500 batches per shape), per batch:
+--
+--   tenants x records   chosen plan   planning   whole function   with generic plans
+--   1 x 1               custom        126 us        401 us            201 us
+--   1 x 2               custom        167 us        609 us            400 us
+--   8 x 1               custom        991 us      2,979 us          1,277 us
+--   8 x 2               custom      1,066 us      3,546 us          1,932 us
+--   1 x 8, 1 x 64, 4 x 8  generic already: the same within noise either way
+--
+-- The plan cannot depend on the values: every statement reads its rows from the batch it is
+-- given, and row-level security compares with `app.tenant_id` when it runs, so one generic plan
+-- serves every call. (`tests/benchmarks/protocol_append.py` measures both settings side by side.)
+--
+-- A function's SET clauses are replaced by a later CREATE OR REPLACE: one that redefines
+-- protocol_append_linked must state `SET plan_cache_mode = force_generic_plan` again
+-- (tests/integration/protocol/test_append_plans.py fails until it does).
+
+ALTER FUNCTION broker.protocol_append_linked(jsonb) SET plan_cache_mode = force_generic_plan;
