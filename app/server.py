@@ -7,11 +7,13 @@ Owns what happens around the app in the process(es) that serve it:
   broker can make (`app.telemetry.otlp`). uvicorn only logs "Application startup failed" when the
   app's lifespan raises; `run_broker` keeps the exception and raises `StartupError` with its class
   and message instead. Never prints a setting's value that could be a secret.
-- Workers: `settings.workers` processes (uvicorn's supervisor, one shared listening socket). Each
-  worker builds its own app from the same settings (`_BrokerApp`, which crosses to the worker by
-  pickling) with its own pool, protocol writer and tracer; the workers' metrics meet in a shared
-  folder, so `/metrics` counts all of them; a worker that cannot start reports its one line to the
-  parent, which stops the others and raises it.
+- Workers: `settings.workers` processes under uvicorn's supervisor; on Linux each worker (and each
+  one it restarts) listens on a socket of its own in a SO_REUSEPORT group, so the kernel spreads
+  connections over them; elsewhere they share one socket. Each worker builds its own app from the
+  same settings (`_BrokerApp`, which crosses to the worker by pickling) with its own pool, protocol
+  writer and tracer; the workers' metrics meet in a shared folder, so `/metrics` counts all of
+  them; a worker that cannot start reports its one line to the parent, which stops the others and
+  raises it.
 - Graceful stop (`_GracefulStop`), in every serving process: the first SIGTERM or SIGINT marks the
   process draining at once (`/health/ready` answers 503 `draining`, every response carries
   `Connection: close`); `shutdown_delay_seconds` later uvicorn stops listening and gives the
@@ -44,6 +46,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import msgspec
 import structlog
+from uvicorn.supervisors import Multiprocess
 
 from app.brp.problems import PROBLEM_MEDIA_TYPE, service_unavailable
 from app.draining import Drain
@@ -58,7 +61,14 @@ from app.telemetry import (
 )
 from app.tuning import freeze_startup_heap, size_tls_read_buffers, thaw_startup_heap
 
-__all__ = ["StartupError", "require_free_port", "run_broker", "tcp_listener", "uvicorn_config"]
+__all__ = [
+    "StartupError",
+    "require_free_port",
+    "reuse_port_listener",
+    "run_broker",
+    "tcp_listener",
+    "uvicorn_config",
+]
 
 _Scope = MutableMapping[str, Any]
 _Message = MutableMapping[str, Any]
@@ -155,27 +165,86 @@ def _serve_in_process(settings: Settings, export: OtlpExport | None) -> None:
 
 
 def _serve_workers(settings: Settings, export: OtlpExport | None) -> None:
-    """`settings.workers` processes on one socket, under uvicorn's supervisor (which restarts a dead one)."""
-    from uvicorn.supervisors import Multiprocess
-
+    """`settings.workers` processes under uvicorn's supervisor (which restarts a dead one)."""
     failures, report = multiprocessing.get_context("spawn").Pipe(duplex=False)
     factory = _BrokerApp(settings, export, report)
     config = uvicorn_config(settings, factory, workers=settings.workers, factory=True)
+    listeners: list[socket.socket] = []
     try:
-        listener = tcp_listener(config)
-    except SystemExit:  # uvicorn logged why
+        if _listener_per_worker(config):
+            # Bound once here, so a port taken meanwhile fails now, in one line, not in each worker.
+            reuse_port_listener(config).close()
+            supervisor: Multiprocess = _WorkersWithOwnListeners(config)
+            _log.info("workers_listen", host=config.host, port=config.port, listeners="one per worker")
+        else:
+            listeners.append(tcp_listener(config))
+            supervisor = Multiprocess(config, sockets=listeners)
+    except (SystemExit, OSError):  # uvicorn logged why, or the bind said it
         raise StartupError(
             f"the broker could not listen on {settings.host}:{settings.port} (see the log line above)"
         ) from None
-    supervisor = Multiprocess(config, sockets=[listener])
     try:
         with _shared_metrics():
             supervisor.run()
     finally:
-        listener.close()
+        for listener in listeners:
+            listener.close()
     if any(process.exitcode == _STARTUP_FAILURE for process in supervisor.processes):
         reason = failures.recv() if failures.poll() else "a worker did not start (see the log above)"
         raise StartupError(reason)
+
+
+def _listener_per_worker(config: Any) -> bool:
+    # Linux spreads a SO_REUSEPORT group's connections over its sockets; other systems may hand
+    # them all to one. Port 0 would give every worker a port of its own.
+    return sys.platform == "linux" and config.uds is None and config.fd is None and config.port != 0
+
+
+def reuse_port_listener(config: Any) -> socket.socket:
+    """A TCP socket bound to the configured address in its SO_REUSEPORT group; the worker listens.
+
+    Made as uvicorn's `bind_socket` makes one (IPv6 when the host has a colon, SO_REUSEADDR,
+    inheritable), but with protocol IPPROTO_TCP (see `tcp_listener`) and SO_REUSEPORT.
+    """
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind((config.host, config.port))
+    except OSError as exc:
+        listener.close()
+        _log.error("listen_failed", host=config.host, port=config.port, error=exc.strerror or str(exc))
+        raise
+    listener.set_inheritable(True)
+    return listener
+
+
+class _WorkersWithOwnListeners(Multiprocess):
+    """uvicorn's supervisor, giving every worker it starts or restarts a listening socket of its own.
+
+    With one shared socket the kernel wakes the worker that waited last, and asyncio then accepts
+    every queued connection at once: under wrk, one of two workers did nearly all the work of a
+    whole run while the other idled. Sockets in a SO_REUSEPORT group each have
+    their own queue, and Linux spreads new connections over them by a hash of the addresses.
+    uvicorn reads `sockets` each time it starts a worker; here that read binds a new socket.
+    """
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config, sockets=[])
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """A new socket for the worker about to start.
+
+        multiprocessing drops a started process's arguments in the parent, so the socket then lives
+        in that worker alone and closes with it: no connection waits in a dead worker's queue.
+        """
+        return [reuse_port_listener(self.config)]
+
+    @sockets.setter
+    def sockets(self, shared: list[socket.socket]) -> None:
+        """uvicorn's constructor stores the shared list here; every worker gets its own instead."""
 
 
 def tcp_listener(config: Any) -> socket.socket:

@@ -22,7 +22,8 @@ The floor and the broker run once per `--event-loops` value (BROKER_EVENT_LOOP),
 Per gateway, two runs of `--seconds` after a `--warmup`:
 - c16 against the upstream that answers at once: throughput, and CPU per request of the gateway's
   process tree and of PostgreSQL's (postmaster and its children): utime + stime from /proc before
-  and after, divided by the requests answered;
+  and after, divided by the requests answered; and the busiest process's share of the gateway's
+  CPU (~1/N when N workers share the work evenly);
 - c256 against the +100 ms upstream: throughput, p50/p99 latency, and the peak RSS during the run
   of the gateway's largest process and of all its processes together (sampled every 0.5 s).
 Throughput counts 2xx answers only; the other answers, and socket errors and timeouts (2 s), are
@@ -143,6 +144,7 @@ class Row(msgspec.Struct, frozen=True):
     loop: str | None = None  # BROKER_EVENT_LOOP of the floor and the broker; None: nginx
     floor: bool = False  # the stack floor, not the broker
     busy_ms: float = 0.0  # the floor's stand-in CPU per request (`--floor-busy-ms`)
+    busiest_share: float | None = None  # at c16, of the gateway tree's CPU: the busiest process
 
 
 class Gateway(msgspec.Struct, frozen=True):
@@ -313,9 +315,9 @@ def table(rows: Sequence[Row]) -> str:
     head = (
         f"| gateway | event loop | processes | tenants | rps c{LOW} | CPU ms/req | PostgreSQL CPU ms/req "
         f"| RSS c{HIGH} largest / total MB | c{HIGH} +100 ms rps | p50 ms | p99 ms | rps / p99 vs nginx "
-        "| non-2xx / socket errors | RvIG tokens |"
+        "| non-2xx / socket errors | RvIG tokens | busiest process c16 |"
     )
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     nginx = next((row for row in rows if row.processes is None), None)
     for row in rows:
         lines.append(
@@ -336,6 +338,7 @@ def table(rows: Sequence[Row]) -> str:
                     _versus(row, nginx),
                     _errors(row),
                     "–" if row.token_requests is None else str(row.token_requests),
+                    "–" if row.busiest_share is None else f"{row.busiest_share:.0%}",
                 ]
             )
             + " |"
@@ -373,11 +376,23 @@ def tree_of(root: int) -> list[int]:
 
 def cpu_seconds(root: int) -> float:
     """utime + stime of the process tree of `root` (its current members)."""
-    ticks = 0
+    return sum(cpu_seconds_by_process(root).values())
+
+
+def cpu_seconds_by_process(root: int) -> dict[int, float]:
+    """utime + stime of each current member of the process tree of `root`."""
+    seconds = {}
     for pid in tree_of(root):
         with contextlib.suppress(OSError):
-            ticks += parse_stat(Path(f"/proc/{pid}/stat").read_text())[1]
-    return ticks / _CLOCK_TICKS
+            seconds[pid] = parse_stat(Path(f"/proc/{pid}/stat").read_text())[1] / _CLOCK_TICKS
+    return seconds
+
+
+def busiest_share(before: Mapping[int, float], after: Mapping[int, float]) -> float:
+    """The largest share one process had of the CPU the tree used between two readings."""
+    used = [seconds - before.get(pid, 0.0) for pid, seconds in after.items()]
+    total = sum(used)
+    return max(used) / total if total > 0 else 1.0
 
 
 def memory(root: int) -> Memory:
@@ -613,19 +628,29 @@ def wrk(url: str, connections: int, seconds: int, tokens: Path) -> WrkRun:
     return parse_wrk(done.stdout + done.stderr)
 
 
+class Throughput(msgspec.Struct, frozen=True):
+    """The c16 run: wrk's figures and what it cost."""
+
+    run: WrkRun
+    cpu_ms: float  # the gateway's process tree, per request
+    postgres_cpu_ms: float | None
+    busiest_share: float  # of the gateway tree's CPU, the one process that used most
+
+
 def throughput(
     gateway: Gateway, postmaster: int | None, tokens: Path, seconds: int, warmup: int
-) -> tuple[WrkRun, float, float | None]:
-    """c16 run: (wrk's figures, the gateway's CPU ms per request, PostgreSQL's CPU ms per request)."""
+) -> Throughput:
+    """The c16 run against `gateway`, with its CPU per request and that of PostgreSQL."""
     if warmup:
         wrk(gateway.url, LOW, warmup, tokens)
-    gateway_before = cpu_seconds(gateway.pid)
+    gateway_before = cpu_seconds_by_process(gateway.pid)
     postgres_before = cpu_seconds(postmaster) if postmaster else 0.0
     run = wrk(gateway.url, LOW, seconds, tokens)
+    gateway_after = cpu_seconds_by_process(gateway.pid)
     per_request = 1000 / max(run.requests, 1)
-    gateway_ms = (cpu_seconds(gateway.pid) - gateway_before) * per_request
+    gateway_ms = (sum(gateway_after.values()) - sum(gateway_before.values())) * per_request
     postgres_ms = (cpu_seconds(postmaster) - postgres_before) * per_request if postmaster else None
-    return run, gateway_ms, postgres_ms
+    return Throughput(run, gateway_ms, postgres_ms, busiest_share(gateway_before, gateway_after))
 
 
 def latency(gateway: Gateway, tokens: Path, seconds: int, warmup: int) -> tuple[WrkRun, Memory]:
@@ -749,7 +774,7 @@ def nginx_row(bench: Bench, tokens: Path) -> Row:
         [ports["fast"]],
     ) as pid:
         fast = Gateway(f"http://127.0.0.1:{ports['fast']}{PATH}", pid)
-        c16, cpu_ms, _ = throughput(fast, None, tokens, args.seconds, args.warmup)
+        c16 = throughput(fast, None, tokens, args.seconds, args.warmup)
     with nginx(
         "proxy-delay",
         "proxy-nginx.conf",
@@ -760,20 +785,41 @@ def nginx_row(bench: Bench, tokens: Path) -> Row:
         c256, rss = latency(
             Gateway(f"http://127.0.0.1:{ports['delay']}{PATH}", pid), tokens, args.seconds, args.warmup
         )
-    return Row("nginx proxy_pass + mTLS", None, None, c16, cpu_ms, None, c256, rss)
+    return Row(
+        "nginx proxy_pass + mTLS",
+        None,
+        None,
+        c16.run,
+        c16.cpu_ms,
+        None,
+        c256,
+        rss,
+        busiest_share=c16.busiest_share,
+    )
 
 
 def floor_row(bench: Bench, loop: str, tokens: Path) -> Row:
     """The stack floor on `loop`: one instance per upstream."""
     args = bench.args
     with bench.floor(loop, delayed=False) as gateway:
-        c16, cpu_ms, _ = throughput(gateway, None, tokens, args.seconds, args.warmup)
+        c16 = throughput(gateway, None, tokens, args.seconds, args.warmup)
     with bench.floor(loop, delayed=True) as gateway:
         c256, rss = latency(gateway, tokens, args.seconds, args.warmup)
     busy = f", {args.floor_busy_ms:g} ms busy" if args.floor_busy_ms else ""
-    gateway = f"stack floor (no BRP work{busy})"
+    name = f"stack floor (no BRP work{busy})"
     return Row(
-        gateway, 1, None, c16, cpu_ms, None, c256, rss, loop=loop, floor=True, busy_ms=args.floor_busy_ms
+        name,
+        1,
+        None,
+        c16.run,
+        c16.cpu_ms,
+        None,
+        c256,
+        rss,
+        loop=loop,
+        floor=True,
+        busy_ms=args.floor_busy_ms,
+        busiest_share=c16.busiest_share,
     )
 
 
@@ -781,12 +827,24 @@ def broker_row(bench: Bench, postmaster: int, processes: int, tenants: int, loop
     """The broker with `processes` workers and `tenants` tenants on `loop`: one instance per upstream."""
     args = bench.args
     with bench.broker(processes, tenants, loop, delayed=False) as gateway:
-        c16, cpu_ms, postgres_ms = throughput(gateway, postmaster, tokens, args.seconds, args.warmup)
+        c16 = throughput(gateway, postmaster, tokens, args.seconds, args.warmup)
     before = _token_requests(bench.token_log)
     with bench.broker(processes, tenants, loop, delayed=True) as gateway:
         c256, rss = latency(gateway, tokens, args.seconds, args.warmup)
     made = _token_requests(bench.token_log) - before
-    return Row("brp-broker", processes, tenants, c16, cpu_ms, postgres_ms, c256, rss, made, loop=loop)
+    return Row(
+        "brp-broker",
+        processes,
+        tenants,
+        c16.run,
+        c16.cpu_ms,
+        c16.postgres_cpu_ms,
+        c256,
+        rss,
+        made,
+        loop=loop,
+        busiest_share=c16.busiest_share,
+    )
 
 
 def run_table(bench: Bench) -> None:

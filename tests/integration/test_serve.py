@@ -10,6 +10,7 @@ protocolled once the process has exited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import secrets
@@ -31,6 +32,7 @@ from tests.integration.serving import ServeProcess, serve_environment
 from tests.support.servers import ServerTask
 
 PERSONEN = "/haalcentraal/api/brp/personen"
+_TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 RAADPLEEG = {
     "type": "RaadpleegMetBurgerservicenummer",
     "burgerservicenummer": ["999993653"],
@@ -218,6 +220,87 @@ async def test_serve_with_two_workers_answers_from_two_processes_and_stops_clean
     assert status == 0, broker.output
     assert not _worker_pids(broker.process.pid)
     assert "Traceback" not in broker.output
+
+
+def _sockets_on_port(pid: int, port: int) -> dict[str, list[int]]:
+    """The TCP sockets of process `pid` on local port `port`: their inodes, listening and connected."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # an fd closed while we look
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    found: dict[str, list[int]] = {"listening": [], "connected": []}
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port, state, inode = int(fields[1].rpartition(":")[2], 16), fields[3], int(fields[9])
+            if local_port == port and inode in inodes:
+                found["listening" if state == _TCP_LISTEN else "connected"].append(inode)
+    return found
+
+
+async def _connected_and_answered(port: int, connections: int) -> list[asyncio.StreamWriter]:
+    """`connections` connections, each answered once and kept open (a worker holds each of them)."""
+    writers = []
+    for _ in range(connections):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /health/live HTTP/1.1\r\nHost: broker\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")
+        )
+        await reader.readexactly(length)
+        writers.append(writer)
+    return writers
+
+
+async def test_each_worker_listens_on_a_socket_of_its_own_and_both_take_connections(
+    broker_settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    # One shared socket let one worker take every connection while the other idled (measured
+    # under wrk); each worker's own socket in a SO_REUSEPORT group gets its share from the kernel.
+    env = serve_environment(broker_settings, tmp_path, with_user(database_url, "brp_app"))
+    with ServeProcess(env, "--workers", "2") as broker:
+        await asyncio.to_thread(broker.started, 2)
+        workers = sorted(_worker_pids(broker.process.pid))
+        writers = await _connected_and_answered(broker.port, 32)
+        sockets = {pid: _sockets_on_port(pid, broker.port) for pid in workers}
+        for writer in writers:
+            writer.close()
+        status = await asyncio.to_thread(broker.stop)
+    listening = [sockets[pid]["listening"] for pid in workers]
+    connected = [len(sockets[pid]["connected"]) for pid in workers]
+    assert all(len(inodes) == 1 for inodes in listening), sockets
+    assert listening[0] != listening[1], "the workers share one listening socket"
+    assert sum(connected) == 32, sockets
+    # 32 connections hashed over two queues: one of them empty has a chance of 2 in 4 billion.
+    assert min(connected) > 0, sockets
+    assert status == 0, broker.output
+
+
+async def test_a_worker_the_supervisor_restarts_gets_a_socket_of_its_own_and_the_dead_one_s_is_gone(
+    broker_settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    env = serve_environment(broker_settings, tmp_path, with_user(database_url, "brp_app"))
+    with ServeProcess(env, "--workers", "2") as broker:
+        await asyncio.to_thread(broker.started, 2)
+        survivor, killed = sorted(_worker_pids(broker.process.pid))
+        os.kill(killed, signal.SIGKILL)
+        await asyncio.to_thread(broker.started, 3)  # the replacement's app has started
+        (replacement,) = _worker_pids(broker.process.pid) - {survivor}
+        listening = {pid: _sockets_on_port(pid, broker.port)["listening"] for pid in (survivor, replacement)}
+        supervisor = _sockets_on_port(broker.process.pid, broker.port)["listening"]
+        writers = await _connected_and_answered(broker.port, 32)
+        for writer in writers:
+            writer.close()
+        status = await asyncio.to_thread(broker.stop)
+    assert replacement != killed
+    assert listening[survivor] != listening[replacement], listening
+    # The supervisor keeps no copy: a worker's socket closes with it, so no connection can wait in
+    # the queue of a dead worker (every one of the 32 connections above was answered).
+    assert supervisor == []
+    assert status == 0, broker.output
 
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])

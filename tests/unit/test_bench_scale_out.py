@@ -10,6 +10,7 @@ from tests.benchmarks.scale_out import (
     Memory,
     Row,
     WrkRun,
+    busiest_share,
     parse_stat,
     parse_wrk,
     process_tree,
@@ -77,6 +78,16 @@ def test_anchor_confs_have_only_placeholders_the_benchmark_fills() -> None:
     }
     for name in ("upstream-nginx.conf", "proxy-nginx.conf"):
         assert "@" not in render((ANCHOR / name).read_text(), values)
+
+
+def test_the_busiest_process_share_is_of_the_cpu_used_between_the_readings() -> None:
+    # A supervisor (1), a worker that did nearly everything (2), one that idled (3), one started
+    # between the readings (4): the share counts what each used meanwhile, not what it had before.
+    before = {1: 5.0, 2: 100.0, 3: 100.0}
+    after = {1: 5.1, 2: 109.0, 3: 100.4, 4: 0.5}
+
+    assert busiest_share(before, after) == pytest.approx(9.0 / 10.0)
+    assert busiest_share(before, before) == 1.0
 
 
 def _run(rps: float, p99: float) -> WrkRun:
