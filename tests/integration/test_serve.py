@@ -258,8 +258,9 @@ async def _connected_and_answered(port: int, connections: int) -> list[asyncio.S
 async def test_each_worker_listens_on_a_socket_of_its_own_and_both_take_connections(
     broker_settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
-    # One shared socket let one worker take every connection while the other idled (measured
-    # under wrk); each worker's own socket in a SO_REUSEPORT group gets its share from the kernel.
+    # With one shared socket a burst of connections could all land on one worker while the other
+    # idled (tests/benchmarks/worker_balance.py); with a socket per worker in a SO_REUSEPORT group
+    # the kernel spreads them by a hash of the addresses.
     env = serve_environment(broker_settings, tmp_path, with_user(database_url, "brp_app"))
     with ServeProcess(env, "--workers", "2") as broker:
         await asyncio.to_thread(broker.started, 2)
