@@ -84,7 +84,7 @@ def _scope(path: str) -> dict[str, Any]:
             (b"content-length", str(len(BODY)).encode()),
         ],
         "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8080),
+        "server": ("testserver", 80),
         "state": {},
     }
 

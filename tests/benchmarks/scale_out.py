@@ -785,16 +785,37 @@ def nginx_row(bench: Bench, tokens: Path) -> Row:
         c256, rss = latency(
             Gateway(f"http://127.0.0.1:{ports['delay']}{PATH}", pid), tokens, args.seconds, args.warmup
         )
+    return _row("nginx proxy_pass + mTLS", None, None, c16, c256, rss)
+
+
+def _row(
+    gateway: str,
+    processes: int | None,
+    tenants: int | None,
+    c16: Throughput,
+    c256: WrkRun,
+    rss: Memory,
+    *,
+    token_requests: int | None = None,
+    loop: str | None = None,
+    floor: bool = False,
+    busy_ms: float = 0.0,
+) -> Row:
+    """A table row from the c16 run's figures, the c256 run's and its memory."""
     return Row(
-        "nginx proxy_pass + mTLS",
-        None,
-        None,
+        gateway,
+        processes,
+        tenants,
         c16.run,
         c16.cpu_ms,
-        None,
+        c16.postgres_cpu_ms,
         c256,
         rss,
-        busiest_share=c16.busiest_share,
+        token_requests,
+        loop,
+        floor,
+        busy_ms,
+        c16.busiest_share,
     )
 
 
@@ -807,20 +828,7 @@ def floor_row(bench: Bench, loop: str, tokens: Path) -> Row:
         c256, rss = latency(gateway, tokens, args.seconds, args.warmup)
     busy = f", {args.floor_busy_ms:g} ms busy" if args.floor_busy_ms else ""
     name = f"stack floor (no BRP work{busy})"
-    return Row(
-        name,
-        1,
-        None,
-        c16.run,
-        c16.cpu_ms,
-        None,
-        c256,
-        rss,
-        loop=loop,
-        floor=True,
-        busy_ms=args.floor_busy_ms,
-        busiest_share=c16.busiest_share,
-    )
+    return _row(name, 1, None, c16, c256, rss, loop=loop, floor=True, busy_ms=args.floor_busy_ms)
 
 
 def broker_row(bench: Bench, postmaster: int, processes: int, tenants: int, loop: str, tokens: Path) -> Row:
@@ -832,19 +840,7 @@ def broker_row(bench: Bench, postmaster: int, processes: int, tenants: int, loop
     with bench.broker(processes, tenants, loop, delayed=True) as gateway:
         c256, rss = latency(gateway, tokens, args.seconds, args.warmup)
     made = _token_requests(bench.token_log) - before
-    return Row(
-        "brp-broker",
-        processes,
-        tenants,
-        c16.run,
-        c16.cpu_ms,
-        c16.postgres_cpu_ms,
-        c256,
-        rss,
-        made,
-        loop=loop,
-        busiest_share=c16.busiest_share,
-    )
+    return _row("brp-broker", processes, tenants, c16, c256, rss, token_requests=made, loop=loop)
 
 
 def run_table(bench: Bench) -> None:
