@@ -14,9 +14,10 @@ spread evenly over ~20 years of monthly partitions (243 months: from two months 
   officer calls it (the runtime pool under row-level security: the admin API) and as the operator
   does (owner URL: a new connection per call, the CLI): p50/p95/max over `--samples` BSNs, half
   drawn from the whole population (a random citizen), half from the hot 1 %; target p95 <= 50 ms.
-  Beside it, the single-join query inzage ran before (the baseline), and for the hottest BSN its
-  records step for 10 to all of its entries with the list of months it always carried before and
-  without it, on the pool and on new connections (`_lookups`);
+  Beside it, the single-join query inzage ran before (a baseline), the same BSNs through the pool
+  as inzage read them before its last change (`_previous_inzage`, taking turns with today's), and
+  for the hottest BSN its records step for 10 to all of its entries with the list of months and
+  without it, on the pool and on new connections, and as before (`_lookups`);
 - **bytes per record**: records + persons, heap, TOAST and every index, over all partitions;
 - **retention**: `apply_retention` (owner URL) with `now` chosen so exactly the oldest month falls
   out, at the smallest and at the largest size (O(1) in the table size), beside the query the
@@ -64,11 +65,19 @@ import msgspec
 from app.brp import PersonRef, PersonRole
 from app.db import EmbeddedPostgres, apply_migrations, create_pool, ensure_database, with_user
 from app.protocol import ProtocolRecord, apply_retention, inzage, verify, write_batch
-from app.protocol.access import operator_connection
+from app.protocol.access import operator_connection, tenant_transaction
 from app.protocol.chain import chained, genesis_hash
 
 # The exact statements inzage runs, to EXPLAIN them.
-from app.protocol.inzage import _BOUNDS, _IN_THE_ENTRIES_MONTHS, _PERSONS, _PRUNE_UP_TO, _RECORDS
+from app.protocol.inzage import (
+    _BOUNDS,
+    _GENERIC_PLANS,
+    _IN_THE_ENTRIES_MONTHS,
+    _PERSONS,
+    _PRUNE_UP_TO,
+    _RECORDS,
+    InzageEntry,
+)
 
 TENANT: Final = "gemeente-groot"
 VERIFY_TENANT: Final = "gemeente-verify"
@@ -179,6 +188,24 @@ WHERE p.tenant = $1 AND p.bsn = $2
 ORDER BY p.occurred_at, p.seq, p.position
 """
 OLD_INZAGE_SAMPLES: Final = 5
+# The records step inzage ran before (the baseline of `officer_before`): the search parameters' names
+# sorted in the database, the tenant read back from every record.
+_PREVIOUS_RECORDS: Final = """
+SELECT k.seq, k.occurred_at, r.tenant, r.employee, r.subject, r.client_application,
+       r.member_organisation, r.afnemer_id, r.environment, r.doelbinding, r.verwerking, r.origin_oin,
+       r.api, r.query_type, r.search_parameter_names, r.fields, r.correlation_id
+FROM unnest($2::bigint[], $3::timestamptz[]) AS k(seq, occurred_at)
+CROSS JOIN LATERAL (
+    SELECT tenant, employee, subject, client_application, member_organisation, afnemer_id, environment,
+           doelbinding, verwerking, origin_oin, api, query_type,
+           ARRAY(SELECT name FROM json_object_keys(search_parameters) AS name ORDER BY name)
+               AS search_parameter_names,
+           requested_fields AS fields, correlation_id
+    FROM protocol_records
+    WHERE tenant = $1 AND seq = k.seq AND occurred_at = k.occurred_at
+    LIMIT 1
+) AS r
+"""
 # What retention ran before this change to find each tenant's last dropped record: it reads every
 # record of the dropped months (kept here as the baseline it is measured against).
 _OLD_LAST_DROPPED: Final = """
@@ -230,6 +257,7 @@ class SizeRow(msgspec.Struct, frozen=True):
     bytes_per_record: float
     sizes: dict[str, int]
     officer: CallPath
+    officer_before: CallPath  # the same BSNs through `_previous_inzage`
     operator: CallPath
     old_ms: float
     plans: list[str]
@@ -359,6 +387,78 @@ async def _time_inzage(
     return CallPath(Latencies.of(*timed[False]), Latencies.of(*timed[True]), Latencies.of(*both))
 
 
+async def _time_side_by_side(
+    now: Callable[[str], Awaitable[list[Any]]],
+    before: Callable[[str], Awaitable[list[Any]]],
+    cold: Sequence[str],
+    hot: Sequence[str],
+) -> tuple[CallPath, CallPath]:
+    """Time `now` and `before` on every BSN, taking turns at going first (the second finds it cached)."""
+    await now(cold[0])
+    await before(cold[0])
+    timed: dict[tuple[int, bool], tuple[list[float], list[int]]] = {
+        (path, is_hot): ([], []) for path in (0, 1) for is_hot in (False, True)
+    }
+    for index in range(max(len(cold), len(hot))):
+        for is_hot, bsns in ((False, cold), (True, hot)):
+            if index >= len(bsns):
+                continue
+            order = ((0, now), (1, before)) if index % 2 == 0 else ((1, before), (0, now))
+            for path, call in order:
+                started = time.perf_counter()
+                entries = await call(bsns[index])
+                timed[path, is_hot][0].append(time.perf_counter() - started)
+                timed[path, is_hot][1].append(len(entries))
+
+    def call_path(path: int) -> CallPath:
+        cold_timed, hot_timed = timed[path, False], timed[path, True]
+        both = (cold_timed[0] + hot_timed[0], cold_timed[1] + hot_timed[1])
+        return CallPath(Latencies.of(*cold_timed), Latencies.of(*hot_timed), Latencies.of(*both))
+
+    return call_path(0), call_path(1)
+
+
+async def _previous_inzage(pool: asyncpg.Pool, bsn: str) -> list[InzageEntry]:
+    """Inzage through the admin API's pool as it ran before (the baseline)."""
+    async with tenant_transaction(pool, TENANT, isolation="repeatable_read", readonly=True) as connection:
+        await connection.execute(_GENERIC_PLANS)
+        persons = await connection.fetch(_PERSONS.format(bounds=_BOUNDS[False, False]), TENANT, bsn)
+        keys = [(row["seq"], row["occurred_at"]) for row in persons]
+        unique = list(dict.fromkeys(keys))
+        rows = await connection.fetch(
+            _PREVIOUS_RECORDS, TENANT, [seq for seq, _ in unique], [moment for _, moment in unique]
+        )
+    records = {(row["seq"], row["occurred_at"]): row for row in rows}
+    return [
+        _previous_entry(records[key], PersonRole(person["role"]))
+        for key, person in zip(keys, persons, strict=True)
+        if key in records
+    ]
+
+
+def _previous_entry(row: asyncpg.Record, role: PersonRole) -> InzageEntry:
+    # inzage's `_entry` as it was, copied so that the baseline costs what it cost.
+    return InzageEntry(
+        tenant=row["tenant"],
+        occurred_at=row["occurred_at"],
+        role=role,
+        employee=row["employee"],
+        subject=row["subject"],
+        client_application=row["client_application"],
+        member_organisation=row["member_organisation"],
+        afnemer_id=row["afnemer_id"],
+        environment=row["environment"],
+        doelbinding=row["doelbinding"],
+        verwerking=row["verwerking"],
+        origin_oin=row["origin_oin"],
+        api=row["api"],
+        query_type=row["query_type"],
+        search_parameter_names=tuple(row["search_parameter_names"]),
+        fields=tuple(row["fields"]),
+        correlation_id=row["correlation_id"],
+    )
+
+
 async def _explain(connection: asyncpg.Connection, statement: str, *args: object) -> str:
     """Planning/execution time, buffers and the scans of one statement (EXPLAIN ANALYZE)."""
     explained = await connection.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", *args)
@@ -405,21 +505,27 @@ async def _hottest_keys(connection: asyncpg.Connection, bsn: str) -> list[tuple[
 
 
 async def _lookup_ms(
-    connection: asyncpg.Connection, keys: Sequence[tuple[int, dt.datetime]], pruned: bool
+    connection: asyncpg.Connection,
+    keys: Sequence[tuple[int, dt.datetime]],
+    pruned: bool,
+    previous: bool = False,
 ) -> float:
-    statement = _RECORDS.format(months=_IN_THE_ENTRIES_MONTHS if pruned else "")
+    statement = (
+        _PREVIOUS_RECORDS if previous else _RECORDS.format(months=_IN_THE_ENTRIES_MONTHS if pruned else "")
+    )
     started = time.perf_counter()
     await connection.fetch(statement, TENANT, [seq for seq, _ in keys], [moment for _, moment in keys])
     return (time.perf_counter() - started) * 1000
 
 
 async def _lookups(url: str, bsn: str) -> list[str]:
-    """The records step for N entries of `bsn`, with the list of months (as always before) and without.
+    """The records step for N entries of `bsn`, with the list of months and without; pooled, as before.
 
     Pooled: one connection with generic plans, as the admin API's (median of 3 after one run). New
     connection: one per call, as the CLI's, after the persons step opened those partitions (median
     of 3). The entries are spread over the years, as a person's are. Inzage uses the list on a new
-    connection up to `_PRUNE_UP_TO` entries, and never on the pool.
+    connection up to `_PRUNE_UP_TO` entries, and never on the pool. Before: the statement inzage ran
+    before (`_PREVIOUS_RECORDS`), pooled, without the list.
     """
     async with operator_connection(url) as owner:
         keys = await _hottest_keys(owner, bsn)
@@ -428,15 +534,17 @@ async def _lookups(url: str, bsn: str) -> list[str]:
         for count in sorted(n for n in {10, 100, _PRUNE_UP_TO, 200, 400, len(keys)} if n <= len(keys)):
             chosen = keys[:: len(keys) // count][:count]
             pooled = []
-            for pruned in (True, False):
-                await _lookup_ms(owner, chosen, pruned)
-                pooled.append(statistics.median([await _lookup_ms(owner, chosen, pruned) for _ in range(3)]))
+            for pruned, previous in ((True, False), (False, False), (False, True)):
+                await _lookup_ms(owner, chosen, pruned, previous)
+                pooled.append(
+                    statistics.median([await _lookup_ms(owner, chosen, pruned, previous) for _ in range(3)])
+                )
             fresh = [
                 statistics.median([await _fresh_lookup_ms(url, bsn, chosen, pruned) for _ in range(3)])
                 for pruned in (True, False)
             ]
             lines.append(
-                f"{count:>5} entries: pooled {pooled[0]:.1f} / {pooled[1]:.1f} ms; "
+                f"{count:>5} entries: pooled {pooled[0]:.1f} / {pooled[1]:.1f} ms (before {pooled[2]:.1f}); "
                 f"new connection {fresh[0]:.0f} / {fresh[1]:.0f} ms"
             )
     return lines
@@ -479,7 +587,9 @@ async def _measure_size(
         )
         plans = await _plans(owner, hottest)
     lookups = await _lookups(url, hottest)
-    officer = await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot)
+    officer, officer_before = await _time_side_by_side(
+        lambda bsn: inzage(pool, TENANT, bsn), lambda bsn: _previous_inzage(pool, bsn), cold, hot
+    )
     operator = await _time_inzage(lambda bsn: inzage(url, TENANT, bsn), cold, hot)
     return SizeRow(
         records=records,
@@ -489,6 +599,7 @@ async def _measure_size(
         bytes_per_record=sum(sizes.values()) / records,
         sizes=sizes,
         officer=officer,
+        officer_before=officer_before,
         operator=operator,
         old_ms=old_ms,
         plans=plans,
@@ -631,11 +742,15 @@ def _print_sizes(rows: Sequence[SizeRow]) -> None:
             f"    officer cold + hot: p50 {officer.p50:.1f} / p95 {officer.p95:.1f} / max "
             f"{officer.max:.0f} ms, entries max {officer.max_entries}"
         )
+        print(
+            f"    officer, the same BSNs as inzage ran before (keys sorted in the database): cold "
+            f"{_cell(row.officer_before.cold)}, hot {_cell(row.officer_before.hot)}"
+        )
         for plan in row.plans:
             print(f"    hottest BSN, {plan}")
         print(
-            "    hottest BSN, records step with the list of months / without (before: always with;"
-            f" now: with only on a new connection, up to {_PRUNE_UP_TO} entries)"
+            "    hottest BSN, records step with the list of months / without (used only on a new"
+            f" connection, up to {_PRUNE_UP_TO} entries); pooled as before (keys sorted in the database)"
         )
         for line in row.lookups:
             print(f"    {line}")

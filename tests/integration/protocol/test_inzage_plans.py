@@ -1,0 +1,99 @@
+"""Inzage looks up each entry's record by its primary key, whatever the costs suggest.
+
+The privacy officer's inzage runs generic plans (planned once per pooled connection). Costed that
+way, a plain join of the entries with the tenant's records plans as a hash join, or as a loop over
+all the tenant's records read once and kept (measured on a small protocol): either reads every
+record of the tenant, so the time would grow with the size of the protocol instead of with the
+entries. The plan PostgreSQL runs is read from auto_explain, whose LOG lines reach the client when
+`client_min_messages` is `log`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+import pytest
+
+from app.protocol import inzage, write_batch
+from app.protocol.chain import chained
+from tests.integration.protocol.factories import consulted, found, record, slug
+
+BSN = "999993653"
+OTHER_BSN = "999990019"
+_CALLS = 3
+
+
+async def _pool_that_explains(admin_url: str, plans: list[str]) -> asyncpg.Pool:
+    """A runtime-role pool whose connections report every plan they run into `plans`."""
+
+    async def init(connection: asyncpg.Connection) -> None:
+        await connection.execute("SET ROLE brp_app")
+
+    async def setup(connection: asyncpg.Connection) -> None:
+        # The pool drops a connection's listeners whenever it is released.
+        connection.add_log_listener(lambda _, message: plans.append(str(message.message)))
+
+    # Set when the connection starts, so that the pool's RESET ALL after each use keeps them.
+    settings = {
+        "session_preload_libraries": "auto_explain",
+        "auto_explain.log_min_duration": "0",
+        "client_min_messages": "log",
+        "search_path": "broker",
+    }
+    try:
+        pool = await asyncpg.create_pool(
+            admin_url, min_size=1, max_size=1, init=init, setup=setup, server_settings=settings
+        )
+    except asyncpg.InsufficientPrivilegeError:
+        pytest.skip("auto_explain needs a superuser of the test server")
+    assert pool is not None
+    return pool
+
+
+async def _history(admin_url: str, tenant: str) -> None:
+    """The person's requests over three months, among many about others (statistics analysed)."""
+    now = dt.datetime.now(dt.UTC)
+    records = [
+        record(
+            tenant,
+            consulted(BSN if n % 10 == 0 else f"99999{n:04d}"),
+            occurred_at=now - dt.timedelta(days=n % 90),
+        )
+        for n in range(600)
+    ]
+    records.append(record(tenant, found(OTHER_BSN, BSN), occurred_at=now))
+    connection = await asyncpg.connect(admin_url)
+    try:
+        for days_back in (0, 30, 60, 90):
+            month = (now - dt.timedelta(days=days_back)).date().replace(day=1)
+            await connection.execute("SELECT broker.protocol_create_partitions($1)", month)
+        await connection.execute("SET search_path = broker; SET ROLE brp_app")
+        await write_batch(connection, [chained(r) for r in records], now)
+        await connection.execute(
+            "RESET ROLE; ANALYZE broker.protocol_records; ANALYZE broker.protocol_persons"
+        )
+    finally:
+        await connection.close()
+
+
+# asyncpg warns when a connection goes back to the pool with a listener; the pool removes it.
+@pytest.mark.filterwarnings("ignore:.*active log listener:asyncpg.InterfaceWarning")
+async def test_the_officers_inzage_looks_up_each_record_by_primary_key(fresh_url: str) -> None:
+    tenant = slug()
+    await _history(fresh_url, tenant)
+    plans: list[str] = []
+    pool = await _pool_that_explains(fresh_url, plans)
+    try:
+        answers = [await inzage(pool, tenant, BSN) for _ in range(_CALLS)]
+    finally:
+        await pool.close()
+
+    assert all(len(answer) == 61 for answer in answers)
+    lookups = [plan for plan in plans if "protocol_records" in plan]
+    assert len(lookups) == _CALLS
+    for plan in lookups:
+        assert "Nested Loop" in plan
+        assert "Hash Join" not in plan and "Merge Join" not in plan and "Materialize" not in plan
+        # A lookup by the entry's key (by primary key, or a scan of a tiny month), in a generic plan.
+        assert "Index Cond: ((tenant = $1) AND (seq = k.seq) AND (occurred_at = k.occurred_at))" in plan
