@@ -26,6 +26,7 @@ import pytest
 from app.db import with_user
 from app.main import create_app
 from app.sandbox.server import SandboxThread
+from app.server import usable_cpus
 from app.settings import Settings
 from tests.integration.conftest import SandboxControl, dev_token
 from tests.integration.serving import ServeProcess, serve_environment
@@ -213,6 +214,7 @@ async def test_serve_with_two_workers_answers_from_two_processes_and_stops_clean
             scrapes = [(await http.get("/metrics")).text for _ in range(4)]
         status = await asyncio.to_thread(broker.stop)
     assert len(workers) == 2, broker.output
+    assert bool(_lines(broker.output, "workers_exceed_cpus")) == (usable_cpus() < 2)
     assert [_personen_requests(scrape) for scrape in scrapes] == [16.0] * 4
     assert broker.process.pid not in workers
     assert [answer.status_code for answer in answers] == [200] * 16
@@ -220,6 +222,29 @@ async def test_serve_with_two_workers_answers_from_two_processes_and_stops_clean
     assert status == 0, broker.output
     assert not _worker_pids(broker.process.pid)
     assert "Traceback" not in broker.output
+
+
+def _lines(output: str, event: str) -> list[dict[str, Any]]:
+    return [msgspec.json.decode(line) for line in output.splitlines() if f'"{event}"' in line]
+
+
+async def test_more_workers_than_the_cpus_it_may_use_is_said_at_the_start(
+    broker_settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    # A child process inherits the CPU affinity of the thread that starts it.
+    allowed = os.sched_getaffinity(0)
+    env = serve_environment(broker_settings, tmp_path, with_user(database_url, "brp_app"))
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        broker = ServeProcess(env, "--workers", "2")
+    finally:
+        os.sched_setaffinity(0, allowed)
+    with broker:
+        await asyncio.to_thread(broker.started, 2)
+        status = await asyncio.to_thread(broker.stop)
+    warned = _lines(broker.output, "workers_exceed_cpus")
+    assert [(line["workers"], line["cpus"], line["level"]) for line in warned] == [(2, 1, "warning")]
+    assert status == 0, broker.output
 
 
 def _sockets_on_port(pid: int, port: int) -> dict[str, list[int]]:
