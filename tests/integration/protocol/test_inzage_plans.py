@@ -52,7 +52,7 @@ async def _pool_that_explains(admin_url: str, plans: list[str]) -> asyncpg.Pool:
 
 
 async def _history(admin_url: str, tenant: str) -> None:
-    """The person's requests over three months, among many about others (statistics analysed)."""
+    """The person's requests over the last 90 days, among many about others (statistics analysed)."""
     now = dt.datetime.now(dt.UTC)
     records = [
         record(
