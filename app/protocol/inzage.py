@@ -36,7 +36,7 @@ import io
 import re
 import time
 from collections.abc import Sequence
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, NamedTuple, Protocol
 
 import asyncpg
 import msgspec
@@ -67,8 +67,8 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 # Two statements, not one join. With a partition per month (240 over 20 years) the planner costs a
 # join to the records as if every person row probed every partition, and so prefers a hash join
 # over ALL the tenant's records: the time grew with the size of the protocol. Here the person rows
-# come first (one index probe per month), then each one's record by primary key: a nested loop
-# that touches only the partition of that record's month. Both in one snapshot.
+# come first (one index probe per month), then their records, looked up month by month: a nested
+# loop that touches only the partitions of the entries' months. Both in one snapshot.
 _PERSONS: Final = """
 SELECT seq, occurred_at, role FROM protocol_persons
 WHERE tenant = $1 AND bsn = $2{bounds}
@@ -81,35 +81,35 @@ _BOUNDS: Final = {
     (False, True): " AND occurred_at < $3",
     (True, True): " AND occurred_at >= $3 AND occurred_at < $4",
 }
-# LATERAL ... LIMIT 1 keeps the planner from turning the lookups back into a join: costed as a
-# generic plan, a hash join, or a loop over all the tenant's records read once and kept, can look
-# cheaper, and both read every record of the tenant. Each lookup runs in its entry's month only
-# (pruned when it runs). The names of the search parameters come out in the order the record
-# holds them and are sorted here: a sort node per entry in the database cost ~4 µs an entry.
+# The records month by month: one lookup per month the entries fall in (at most ~240 over 20
+# years), each fetching that month's keys at once (its slice of $6), instead of one lookup per
+# entry. Every lookup makes PostgreSQL prune the ~240 monthly partitions again, and per entry that
+# was a third of a hot BSN's records step (2,216 entries in 242 months: 23 -> 15 ms; 44 entries in
+# 39 months: 1.5 -> 1.9 ms; `tests.benchmarks.protocol_scale`). Nothing here joins the months to
+# the records by equality, so the planner can neither hash nor merge them (either would read all
+# the tenant's records): the plan is a loop over the months with a lookup in each
+# (`tests/integration/protocol/test_inzage_plans.py` reads it). The names of the search parameters
+# come out in the order the record holds them and are sorted here: a sort node per entry in the
+# database cost ~4 µs an entry.
 _RECORDS: Final = """
-SELECT k.seq, k.occurred_at, r.employee, r.subject, r.client_application, r.member_organisation,
+SELECT r.seq, r.occurred_at, r.employee, r.subject, r.client_application, r.member_organisation,
        r.afnemer_id, r.environment, r.doelbinding, r.verwerking, r.origin_oin, r.api, r.query_type,
-       r.search_parameter_names, r.fields, r.correlation_id
-FROM unnest($2::bigint[], $3::timestamptz[]) AS k(seq, occurred_at)
-CROSS JOIN LATERAL (
-    SELECT employee, subject, client_application, member_organisation, afnemer_id, environment,
-           doelbinding, verwerking, origin_oin, api, query_type,
-           ARRAY(SELECT json_object_keys(search_parameters)) AS search_parameter_names,
-           requested_fields AS fields, correlation_id
-    FROM protocol_records
-    WHERE tenant = $1 AND seq = k.seq AND occurred_at = k.occurred_at{months}
-    LIMIT 1
-) AS r
+       ARRAY(SELECT json_object_keys(r.search_parameters)) AS search_parameter_names,
+       r.requested_fields AS fields, r.correlation_id
+FROM unnest($2::timestamptz[], $3::timestamptz[], $4::int[], $5::int[]) AS m(earliest, latest, first, last)
+JOIN protocol_records AS r
+  ON r.tenant = $1 AND r.occurred_at BETWEEN m.earliest AND m.latest
+ AND r.seq = ANY(($6::bigint[])[m.first:m.last]){months}
 """
 # On a new connection (the operator's) the plan is made for the values at hand, and repeating the
 # entries' moments lets it leave the other months out: fewer of the ~240 partitions to open. But
 # the planner weighs the list against every partition and the filter checks it against every row
-# found, so its cost grows with the square of the entries. With the list / without, one BSN's
-# entries spread over 20 years, 10^6 records (`tests.benchmarks.protocol_scale`, its records-step
-# lines): new connection 10 entries 18 / 101 ms, 150 71 / 73, 400 204 / 101, 2,229 1,418 / 115;
-# pooled (a generic plan; its partitions are open already) 10 entries 1.9 / 1.4 ms, 2,229 96 / 39.
-_IN_THE_ENTRIES_MONTHS: Final = " AND occurred_at = ANY($3::timestamptz[])"
-_PRUNE_UP_TO: Final = 150
+# found, so its cost grows with the square of the entries (and with the protocol's statistics).
+# With the list / without, one BSN's entries spread over 20 years, new connection, two runs at
+# 10^6 records and one at 10^7 (`tests.benchmarks.protocol_scale`, its records-step lines):
+# 10 entries 9-20 / 46-53 ms, 25 24-66 / 55-57, 50 41-119 / 57, 100 63-181 / 48-60.
+_IN_THE_ENTRIES_MONTHS: Final = " AND r.occurred_at = ANY($7::timestamptz[])"
+_PRUNE_UP_TO: Final = 20
 # On a pooled connection: planned once, pruned when it runs. A custom plan would plan all ~240
 # partitions again at every call (tens of milliseconds), and PostgreSQL keeps choosing custom plans
 # here because it counts planning as nearly free.
@@ -267,8 +267,8 @@ async def _entries(
     rows = await connection.fetch(
         _RECORDS.format(months=_IN_THE_ENTRIES_MONTHS if prune else ""),
         tenant,
-        [seq for seq, _ in unique],
-        [moment for _, moment in unique],
+        *_by_month(unique),
+        *([[moment for _, moment in unique]] if prune else []),
     )
     # A person row without its record (it cannot be, but the owner could forge one) is left out.
     records = {(row["seq"], row["occurred_at"]): row for row in rows}
@@ -277,6 +277,43 @@ async def _entries(
         for key, person in zip(keys, persons, strict=True)
         if key in records
     ]
+
+
+class _MonthsOfKeys(NamedTuple):
+    """Record keys grouped by calendar month (UTC), as `_RECORDS` takes them ($2 to $6).
+
+    Month i holds the keys `seqs[first[i] - 1 : last[i]]`, which occurred from `earliest[i]` to
+    `latest[i]` (both included).
+    """
+
+    earliest: list[dt.datetime]
+    latest: list[dt.datetime]
+    first: list[int]
+    last: list[int]
+    seqs: list[int]
+
+
+def _by_month(keys: Sequence[tuple[int, dt.datetime]]) -> _MonthsOfKeys:
+    """The (seq, occurred_at) keys grouped by month: one group per run of keys in the same month.
+
+    Keys in the order of their moments (as the person rows come) give one group per month.
+    """
+    months = _MonthsOfKeys([], [], [], [], [])
+    month: tuple[int, int] | None = None
+    for seq, moment in keys:
+        months.seqs.append(seq)
+        position = len(months.seqs)
+        if (moment.year, moment.month) == month:
+            months.earliest[-1] = min(months.earliest[-1], moment)
+            months.latest[-1] = max(months.latest[-1], moment)
+            months.last[-1] = position
+            continue
+        month = (moment.year, moment.month)
+        months.earliest.append(moment)
+        months.latest.append(moment)
+        months.first.append(position)
+        months.last.append(position)
+    return months
 
 
 def _entry(tenant: str, row: asyncpg.Record, role: PersonRole) -> InzageEntry:

@@ -253,3 +253,33 @@ async def test_inzage_of_a_person_with_many_entries_is_whole_on_every_connection
     # Below the threshold the operator's plan leaves the other months out; the answer is the same.
     window = await inzage(database_url, tenant, BSN, to=month + dt.timedelta(seconds=10))
     assert [e.correlation_id for e in window] == expected[:10]
+
+
+async def test_inzage_finds_the_entries_on_both_sides_of_a_month_boundary(
+    writer: ProtocolWriter, database_url: str, app_pool: asyncpg.Pool
+) -> None:
+    """The records are looked up month by month: none is lost at a month's edges or between years."""
+    tenant, other = slug(), slug()
+    this_month = dt.datetime.now(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    a_year_earlier = last_month.replace(year=last_month.year - 1)
+    admin = await asyncpg.connect(database_url)
+    try:
+        for month in (a_year_earlier, last_month):
+            await admin.execute("SELECT broker.protocol_create_partitions($1)", month.date())
+    finally:
+        await admin.close()
+    tick = dt.timedelta(microseconds=1)
+    # The same month a year apart, a month's first and last microsecond, one moment twice.
+    moments = [a_year_earlier, last_month, this_month - tick, this_month, this_month, this_month + tick]
+    written = [
+        record(tenant, consulted(BSN) if i % 2 else found(OTHER_BSN, BSN), occurred_at=moment)
+        for i, moment in enumerate(moments)
+    ]
+    for each in written:  # one by one: records of one moment come in the order of their numbers
+        await writer.record(each)
+    await writer.record(record(other, consulted(BSN), occurred_at=this_month))
+    as_operator = await inzage(database_url, tenant, BSN)
+    assert [e.correlation_id for e in as_operator] == [r.correlation_id for r in written]
+    assert [e.occurred_at for e in as_operator] == moments
+    assert await inzage(app_pool, tenant, BSN) == as_operator
