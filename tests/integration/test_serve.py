@@ -30,6 +30,7 @@ from app.server import usable_cpus
 from app.settings import Settings
 from tests.integration.conftest import SandboxControl, dev_token
 from tests.integration.serving import ServeProcess, serve_environment
+from tests.support.ids import request_id
 from tests.support.servers import ServerTask
 
 PERSONEN = "/haalcentraal/api/brp/personen"
@@ -148,7 +149,7 @@ async def test_requests_beyond_the_drain_bound_are_cancelled_protocolled_and_the
         with_user(database_url, "brp_app"),
         BROKER_SHUTDOWN_DRAIN_SECONDS="1",
     )
-    cids = [f"bound-{secrets.token_hex(6)}-{n}" for n in range(4)]
+    cids = [f"{request_id('bound')}-{n}" for n in range(4)]
     with ServeProcess(env) as broker:
         await asyncio.to_thread(broker.started)
         async with httpx.AsyncClient(base_url=broker.base_url, headers=_headers(sandbox), timeout=60) as http:

@@ -23,6 +23,7 @@ from app.settings import Settings
 from tests.integration.conftest import TEST_TENANT, SandboxControl, dev_token
 from tests.integration.otlp_receiver import OtlpReceiver
 from tests.integration.serving import ServeProcess, serve_environment
+from tests.support.ids import request_id
 
 PERSONEN = "/haalcentraal/api/brp/personen"
 BSN = "999993653"
@@ -60,7 +61,7 @@ async def test_one_request_is_one_trace_from_the_caller_through_the_broker_to_rv
     sandbox_control.reset()
     token = dev_token(sandbox)
     traceparent, trace_id, caller_span_id = _caller_traceparent()
-    correlation_id = f"trace-{secrets.token_hex(8)}"
+    correlation_id = request_id("trace")
     async with OtlpReceiver() as receiver:
         env = serve_environment(
             broker_settings,
@@ -132,7 +133,7 @@ async def test_a_request_without_traceparent_starts_a_trace_of_its_own(
     sandbox_control: SandboxControl,
     tmp_path: Path,
 ) -> None:
-    correlation_id = f"trace-{secrets.token_hex(8)}"
+    correlation_id = request_id("trace")
     async with OtlpReceiver() as receiver:
         env = serve_environment(
             broker_settings,
@@ -162,7 +163,7 @@ async def test_without_an_otlp_endpoint_nothing_is_traced_and_no_trace_context_i
     broker: httpx.AsyncClient, sandbox_control: SandboxControl, database_url: str
 ) -> None:
     traceparent, trace_id, caller_span_id = _caller_traceparent()
-    correlation_id = f"trace-{secrets.token_hex(8)}"
+    correlation_id = request_id("trace")
     answer = await broker.post(
         PERSONEN,
         json=RAADPLEEG,

@@ -15,6 +15,7 @@ from joserfc.jwk import ECKey
 from app.tenancy import LdvSettings
 from tests.integration.admin.conftest import ADMIN, PERSONEN, RAADPLEEG, AdminBroker, bearer
 from tests.integration.gateway.records import the_one_record
+from tests.support.ids import request_id
 
 LDV = f"{ADMIN}/tenants/gem-a/ldv"
 REGISTER = "https://register.gem-a.example/verwerkingsactiviteiten"
@@ -70,7 +71,7 @@ async def test_the_gateway_records_what_the_admin_configured(admin: AdminBroker,
     await admin.until(lambda snapshot: snapshot.tenants["gem-a"].spec.ldv.caller == SETTINGS["caller"])
 
     trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
-    correlation_id = f"ldv-{secrets.token_hex(8)}"
+    correlation_id = request_id("ldv")
     response = await admin.client.post(
         PERSONEN,
         json=RAADPLEEG,

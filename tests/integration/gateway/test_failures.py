@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +27,7 @@ from app.protocol import ProtocolRecord
 from tests.conftest import LogCapture
 from tests.integration.conftest import TEST_TENANT
 from tests.integration.gateway.records import committed_records, the_one_record
+from tests.support.ids import request_id
 
 PERSONEN = "/haalcentraal/api/brp/personen"
 BSN = "999993653"
@@ -118,7 +118,7 @@ def _break(broker: httpx.AsyncClient, breaker: Breaker) -> None:
 
 
 async def _send(client: httpx.AsyncClient) -> tuple[str, httpx.Response]:
-    cid = f"test-{uuid.uuid4().hex[:16]}"
+    cid = request_id("test")
     headers = {"x-correlation-id": cid, "x-doelbinding": "test"}
     return cid, await client.post(PERSONEN, json=RAADPLEEG, headers=headers)
 
@@ -231,7 +231,7 @@ async def test_a_request_cancelled_while_rvig_answers_leaves_one_record_and_stay
 ) -> None:
     rvig, protocoller = _RvigNeverAnswers(), _TellsWhenRecorded(_running(broker).protocoller)
     _break(broker, lambda p: dataclasses.replace(p, forwarder=rvig, protocoller=protocoller))
-    cid = f"test-{uuid.uuid4().hex[:16]}"
+    cid = request_id("test")
     # In-process (ASGI, same task): cancelling the client's request cancels the handler itself,
     # as a server does when it gives up on a request.
     transport = httpx.ASGITransport(app=broker.app)  # type: ignore[attr-defined]

@@ -7,7 +7,6 @@ name), and delivers what `geboorte.land` delivers. The sandbox, asked directly, 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from app.sandbox.server import SandboxThread
 from tests.brp_invalid_requests import FIELD_UNKNOWN
 from tests.integration.sandbox.client import SandboxClient
+from tests.support.ids import request_id
 
 PERSONEN = "/haalcentraal/api/brp/personen"
 # An RvIG test person with a partner, a nationaliteit and a verblijfplaats (sandbox data).
@@ -69,7 +69,7 @@ def rvig(sandbox: SandboxThread) -> Iterator[SandboxClient]:
 async def test_the_broker_delivers_the_whole_field_and_protocols_it(
     broker: httpx.AsyncClient, rvig: SandboxClient, database_url: str, asked: str, whole: str
 ) -> None:
-    correlation_id = f"test-{uuid.uuid4().hex[:16]}"
+    correlation_id = request_id("test")
 
     response = await broker.post(
         PERSONEN, json=_raadpleeg(asked), headers={"x-correlation-id": correlation_id}

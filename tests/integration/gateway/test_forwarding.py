@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from app.sandbox.server import SandboxThread
 from tests.conftest import LogCapture
 from tests.integration.conftest import FakeClock, SandboxControl, dev_token
 from tests.integration.gateway.records import the_one_record
+from tests.support.ids import request_id
 
 AFNEMER = "000001"
 BSN = "999993653"
@@ -256,7 +256,7 @@ async def test_slow_rvig_is_a_504_with_its_protocol_record(
         environments={"sandbox": msgspec.structs.replace(sandbox_env, read_timeout=0.2)},
     )
     sandbox_control.latency(1000)
-    cid = f"test-{uuid.uuid4().hex[:16]}"
+    cid = request_id("test")
     headers = {"Authorization": f"Bearer {dev_token(sandbox_control.sandbox)}", "x-correlation-id": cid}
     try:
         async with (
@@ -336,7 +336,7 @@ async def test_rvigs_client_error_passes_through_unchanged_but_for_instance(
     broker: httpx.AsyncClient, sandbox_control: SandboxControl, database_url: str, problem: dict[str, Any]
 ) -> None:
     sandbox_control.fault("problem", problem=problem)
-    cid = f"test-{uuid.uuid4().hex[:16]}"
+    cid = request_id("test")
 
     response = await broker.post(PERSONEN, json=QUERIES[0][1], headers={"x-correlation-id": cid})
 

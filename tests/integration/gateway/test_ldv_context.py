@@ -22,6 +22,7 @@ from app.sandbox.server import SandboxThread
 from app.settings import Settings
 from tests.integration.conftest import TEST_TENANT, SandboxControl, dev_token
 from tests.integration.gateway.records import the_one_record
+from tests.support.ids import request_id
 from tests.support.servers import ServerTask
 
 PERSONEN = "/haalcentraal/api/brp/personen"
@@ -64,7 +65,7 @@ async def _request(
     gateway: httpx.AsyncClient, headers: dict[str, str], database_url: str, status: int = 200
 ) -> dict[str, Any]:
     """POST one Personen request with `headers`; its one protocol record."""
-    correlation_id = f"ldv-{secrets.token_hex(8)}"
+    correlation_id = request_id("ldv")
     response = await gateway.post(
         PERSONEN, json=RAADPLEEG, headers={**headers, "x-correlation-id": correlation_id}
     )

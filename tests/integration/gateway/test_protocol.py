@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from app.sandbox.server import SandboxThread
 from app.settings import Settings
 from app.tenancy import apply, load_tenant_files
 from tests.integration.conftest import TEST_TENANT, SandboxControl, dev_token
+from tests.support.ids import request_id
 from tests.support.servers import ServerTask, free_port
 
 PERSONEN = "/haalcentraal/api/brp/personen"
@@ -61,7 +61,7 @@ async def _records(url: str, correlation_ids: list[str]) -> dict[str, dict[str, 
 
 
 def _cid() -> str:
-    return f"test-{uuid.uuid4().hex[:16]}"
+    return request_id("test")
 
 
 async def test_every_outcome_leaves_exactly_one_record(

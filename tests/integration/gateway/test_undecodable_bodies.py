@@ -5,13 +5,12 @@ Invalid UTF-8 and nesting deeper than the decoder goes used to escape as 500s wi
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
 from app.brp import API_PATHS, Api
 from tests.integration.gateway.test_protocol import _records
+from tests.support.ids import request_id
 
 BAD_BODIES = {
     "invalid-utf8": b'{"type":"Raadpleeg\xffMetBurgerservicenummer","burgerservicenummer":["999993653"]}',
@@ -25,7 +24,7 @@ BAD_BODIES = {
 async def test_undecodable_body_is_400_and_protocolled(
     broker: httpx.AsyncClient, database_url: str, api: Api, name: str
 ) -> None:
-    cid = f"test-{uuid.uuid4().hex[:16]}"
+    cid = request_id("test")
     response = await broker.post(
         API_PATHS[api],
         content=BAD_BODIES[name],
