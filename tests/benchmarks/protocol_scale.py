@@ -39,7 +39,8 @@ reports the full walk only.
 Everything above is read warm (the machine's page cache holds the data the load just wrote); the
 slope from size to size is what tells how a 10^8 or 10^9 protocol behaves. At 10^8 records (~112
 GB) little of it would be in memory: `--uncached` ends with inzage after a server restart and with
-the kernel's page cache dropped (as root), each BSN looked up once.
+the kernel's page cache dropped (as root), each BSN looked up once, half of them by today's inzage
+and half by the previous one, taking turns.
 """
 
 from __future__ import annotations
@@ -373,10 +374,10 @@ def _sample(population: Sequence[int], count: int, rng: random.Random) -> tuple[
 
 
 async def _time_inzage(
-    call: Callable[[str], Awaitable[list[Any]]], cold: Sequence[str], hot: Sequence[str], warm_up: str = ""
+    call: Callable[[str], Awaitable[list[Any]]], cold: Sequence[str], hot: Sequence[str]
 ) -> CallPath:
     """Time `call` per BSN, cold and hot interleaved (neither profits from the other's cache)."""
-    await call(warm_up or cold[0])  # one warm-up: a first connection, the catalog cache
+    await call(cold[0])  # one warm-up: a first connection, the catalog cache
     timed: dict[bool, tuple[list[float], list[int]]] = {False: ([], []), True: ([], [])}
     for index in range(max(len(cold), len(hot))):
         for is_hot, bsns in ((False, cold), (True, hot)):
@@ -394,10 +395,17 @@ async def _time_side_by_side(
     before: Callable[[str], Awaitable[list[Any]]],
     cold: Sequence[str],
     hot: Sequence[str],
+    *,
+    once: bool = False,
 ) -> tuple[CallPath, CallPath]:
-    """Time `now` and `before` on every BSN, taking turns at going first (the second finds it cached)."""
-    await now(cold[0])
-    await before(cold[0])
+    """Time `now` and `before` on every BSN, taking turns at going first (the second finds it cached).
+
+    With `once`, each BSN is looked up once only, by `now` and `before` in turn: from disk, each
+    reads its own answers' pages.
+    """
+    if not once:
+        await now(cold[0])
+        await before(cold[0])
     timed: dict[tuple[int, bool], tuple[list[float], list[int]]] = {
         (path, is_hot): ([], []) for path in (0, 1) for is_hot in (False, True)
     }
@@ -406,7 +414,7 @@ async def _time_side_by_side(
             if index >= len(bsns):
                 continue
             order = ((0, now), (1, before)) if index % 2 == 0 else ((1, before), (0, now))
-            for path, call in order:
+            for path, call in order[:1] if once else order:
                 started = time.perf_counter()
                 entries = await call(bsns[index])
                 timed[path, is_hot][0].append(time.perf_counter() - started)
@@ -854,14 +862,23 @@ async def _uncached(restart: Callable[[], str], population: Sequence[int], sampl
     The server restarts and the kernel's page cache is dropped once; then `samples` new BSNs (half
     random citizens, half hot) are each looked up once through a new pool (warmed up with a BSN no
     one has), so every page an answer needs is read from disk unless an earlier answer read it
-    (the indexes' upper pages, mostly). Returns the lines to print.
+    (the indexes' upper pages, mostly): by today's inzage and by the previous one in turn, each on
+    half of the BSNs. Returns the lines to print.
     """
     url = await ensure_database(restart(), "brp_scale")
     dropped = _drop_page_cache()
     cold, hot = _sample(population, samples, random.Random(len(population) + samples))
     pool = await create_pool(with_user(url, "brp_app"), "brp_app", min_size=1, max_size=1)
     try:
-        officer = await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot, warm_up=_NO_ONE)
+        await inzage(pool, TENANT, _NO_ONE)
+        await _previous_inzage(pool, _NO_ONE)
+        officer, before = await _time_side_by_side(
+            lambda bsn: inzage(pool, TENANT, bsn),
+            lambda bsn: _previous_inzage(pool, bsn),
+            cold,
+            hot,
+            once=True,
+        )
     finally:
         await pool.close()
     emptied = (
@@ -870,10 +887,11 @@ async def _uncached(restart: Callable[[], str], population: Sequence[int], sampl
         else "server restarted; page cache NOT dropped (root)"
     )
     return [
-        f"inzage with nothing cached ({emptied}), officer, ms p50 / p95 (max) [entries]:",
-        f"  random citizens {_cell(officer.cold)}",
-        f"  hot 1 %         {_cell(officer.hot)}",
-        f"  all             {_cell(officer.all)}",
+        f"inzage with nothing cached ({emptied}), officer, ms p50 / p95 (max) [entries], each BSN once,"
+        " half of them now, half as inzage ran before:",
+        f"  random citizens {_cell(officer.cold)}   before {_cell(before.cold)}",
+        f"  hot 1 %         {_cell(officer.hot)}   before {_cell(before.hot)}",
+        f"  all             {_cell(officer.all)}   before {_cell(before.all)}",
     ]
 
 
