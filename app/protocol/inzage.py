@@ -84,10 +84,11 @@ _BOUNDS: Final = {
 # The records month by month: one lookup per month the entries fall in (at most ~240 over 20
 # years), each fetching that month's keys at once (its slice of $6), instead of one lookup per
 # entry. Every lookup makes PostgreSQL prune the ~240 monthly partitions again, and per entry that
-# was a third of a hot BSN's records step (2,216 entries in 242 months: 23 -> 15 ms; 44 entries in
-# 39 months: 1.5 -> 1.9 ms; `tests.benchmarks.protocol_scale`). Nothing here joins the months to
-# the records by equality, so the planner can neither hash nor merge them (either would read all
-# the tenant's records): the plan is a loop over the months with a lookup in each
+# was a third of a hot BSN's records step (~2,250 entries in ~242 months: 20-27 -> 13-19 ms; 10 to
+# 200 entries spread over as many months: alike within 0.4 ms; `tests.benchmarks.protocol_scale`,
+# its records-step lines, 10^6 and 10^7 records). Nothing here joins the months to the records by
+# equality, so the planner can neither hash nor merge them (either would read all the tenant's
+# records): the plan is a loop over the months with a lookup in each
 # (`tests/integration/protocol/test_inzage_plans.py` reads it). The names of the search parameters
 # come out in the order the record holds them and are sorted here: a sort node per entry in the
 # database cost ~4 µs an entry.
@@ -105,9 +106,9 @@ JOIN protocol_records AS r
 # entries' moments lets it leave the other months out: fewer of the ~240 partitions to open. But
 # the planner weighs the list against every partition and the filter checks it against every row
 # found, so its cost grows with the square of the entries (and with the protocol's statistics).
-# With the list / without, one BSN's entries spread over 20 years, new connection, two runs at
-# 10^6 records and one at 10^7 (`tests.benchmarks.protocol_scale`, its records-step lines):
-# 10 entries 9-20 / 46-53 ms, 25 24-66 / 55-57, 50 41-119 / 57, 100 63-181 / 48-60.
+# With the list / without, one BSN's entries spread over 20 years, new connection, three runs at
+# 10^6 records and two at 10^7 (`tests.benchmarks.protocol_scale`, its records-step lines):
+# 10 entries 9-20 / 44-53 ms, 20 14-53 / 42-55, 50 33-119 / 45-57, 100 62-184 / 47-60.
 _IN_THE_ENTRIES_MONTHS: Final = " AND r.occurred_at = ANY($7::timestamptz[])"
 _PRUNE_UP_TO: Final = 20
 # On a pooled connection: planned once, pruned when it runs. A custom plan would plan all ~240

@@ -1,11 +1,12 @@
 """Inzage looks up the entries' records month by month by primary key, whatever the costs suggest.
 
 The privacy officer's inzage runs generic plans (planned once per pooled connection). Costed that
-way, a plain join of the entries with the tenant's records plans as a hash join, or as a loop over
-all the tenant's records read once and kept (measured on a small protocol): either reads every
-record of the tenant, so the time would grow with the size of the protocol instead of with the
-entries. The plan PostgreSQL runs is read from auto_explain, whose LOG lines reach the client when
-`client_min_messages` is `log`.
+way, a join of the entries' keys with the tenant's records by equality plans as a hash join, or as
+a loop over all the tenant's records read once and kept (measured on a small protocol): either
+reads every record of the tenant, so the time would grow with the size of the protocol instead of
+with the entries. The plan must be a loop over the entries' months with an index lookup of each
+month's keys. The plan PostgreSQL runs is read from auto_explain, whose LOG lines reach the client
+when `client_min_messages` is `log`.
 """
 
 from __future__ import annotations
