@@ -343,7 +343,8 @@ def _owner_url(settings: Settings) -> str:
 
 def _migrate(settings: Settings, _args: argparse.Namespace | None = None) -> int:
     result = asyncio.run(apply_migrations(_owner_url(settings)))
-    print(f"applied {len(result.applied)} migration(s); {result.already_applied} were already applied")
+    built = f"; built {len(result.indexes_built)} partition index(es)" if result.indexes_built else ""
+    print(f"applied {len(result.applied)} migration(s); {result.already_applied} were already applied{built}")
     return 0
 
 

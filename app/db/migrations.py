@@ -1,13 +1,19 @@
 """The migration runner: plain `NNNN_name.sql` files, applied in order, once, and never edited.
 
 - A session advisory lock serialises concurrent runners (two replicas starting at once): the
-  second waits, then finds everything applied.
+  second waits, then finds everything applied. It waits between tries, not inside
+  `pg_advisory_lock`: a statement waiting there holds a snapshot, and the first runner's concurrent
+  index builds wait for every older snapshot, so the two would wait on each other.
 - Each migration runs in its own transaction together with its bookkeeping row, so a failing
   migration leaves nothing behind.
 - The SHA-256 of each applied file is recorded; a run refuses to continue when an applied
   migration's file changed, or when one recorded in the database is missing from disk.
 - The first migration creates the roles and runs as the connecting (admin) user; every later one
   runs as the owner role, so the broker's objects are owned by it and never by a login or superuser.
+- An index a migration declares on a partitioned table only (`CREATE INDEX ... ON ONLY`) is built
+  partition by partition, concurrently, before the next migration runs and at the start of every
+  run (`app.db.partitioned_indexes`): the writers are never locked out, and a run stopped halfway
+  resumes.
 
 Where the files are: `migrations/` in the repository. A built wheel carries them inside the package
 as `app/db/sql/` (pyproject.toml maps the folder there), so an installed broker can migrate without
@@ -17,6 +23,7 @@ without reinstalling.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from importlib import resources
@@ -26,6 +33,8 @@ from pathlib import Path
 import asyncpg
 import msgspec
 import structlog
+
+from app.db.partitioned_indexes import UnbuildableIndex, build_pending
 
 __all__ = [
     "MIGRATION_LOCK_KEY",
@@ -42,6 +51,7 @@ OWNER_ROLE = "brp_owner"
 # Any fixed 64-bit number works; this one reads "brp-migr" in hex-ish.
 MIGRATION_LOCK_KEY = 0x6272_702D_6D69_6772
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_LOCK_RETRY_S = 0.2
 
 _log = structlog.get_logger("app.db.migrations")
 
@@ -82,6 +92,8 @@ class MigrationResult(msgspec.Struct, frozen=True):
 
     applied: tuple[str, ...]
     already_applied: int
+    indexes_built: tuple[str, ...] = ()
+    """Partitions' indexes of declared partitioned indexes, built concurrently in this run."""
 
 
 def default_migrations_dir() -> Traversable:
@@ -118,7 +130,9 @@ async def apply_migrations(url: str, directory: Traversable | None = None) -> Mi
     migrations = load_migrations(directory or default_migrations_dir())
     connection = await asyncpg.connect(url)
     try:
-        await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        # Another process holds the lock; nothing in this one could signal its release.
+        while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK_KEY):  # noqa: ASYNC110
+            await asyncio.sleep(_LOCK_RETRY_S)
         try:
             return await _apply_locked(connection, migrations)
         finally:
@@ -134,6 +148,8 @@ async def _apply_locked(connection: asyncpg.Connection, migrations: list[Migrati
         for row in await connection.fetch("SELECT version, name, checksum FROM public.brp_broker_migrations")
     }
     _check_history(migrations, applied)
+    # A run stopped while it built an index resumes before anything else.
+    built = list(await _build_indexes(connection))
     done: list[str] = []
     for migration in migrations:
         if migration.version in applied:
@@ -141,7 +157,8 @@ async def _apply_locked(connection: asyncpg.Connection, migrations: list[Migrati
         await _apply_one(connection, migration)
         done.append(migration.filename)
         _log.info("migration_applied", migration=migration.filename)
-    return MigrationResult(applied=tuple(done), already_applied=len(applied))
+        built += await _build_indexes(connection, migration)
+    return MigrationResult(applied=tuple(done), already_applied=len(applied), indexes_built=tuple(built))
 
 
 def _check_history(migrations: list[Migration], applied: dict[int, asyncpg.Record]) -> None:
@@ -175,6 +192,21 @@ async def _apply_one(connection: asyncpg.Connection, migration: Migration) -> No
             migration.name,
             migration.checksum,
         )
+
+
+async def _build_indexes(connection: asyncpg.Connection, after: Migration | None = None) -> tuple[str, ...]:
+    """Build the pending partition indexes as the owner role (it owns the partitions)."""
+    as_owner = await _owner_role_usable(connection)
+    if as_owner:
+        await connection.execute(f'SET ROLE "{OWNER_ROLE}"')
+    try:
+        return await build_pending(connection)
+    except (UnbuildableIndex, asyncpg.PostgresError) as exc:
+        where = f"the indexes {after.filename} declared" if after else "the indexes an earlier run left"
+        raise MigrationError(f"building {where} failed: {exc.__class__.__name__}: {exc}") from None
+    finally:
+        if as_owner:
+            await connection.execute("RESET ROLE")
 
 
 async def _owner_role_usable(connection: asyncpg.Connection) -> bool:

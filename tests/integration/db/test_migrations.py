@@ -11,22 +11,20 @@ import pytest
 
 from app.db import MigrationError, apply_migrations
 from app.db.migrations import MIGRATION_LOCK_KEY, default_migrations_dir, load_migrations
-
-
-def _write(directory: Path, name: str, sql: str) -> None:
-    (directory / name).write_text(sql)
+from tests.integration.db.support import migrations_folder, runners_refused_the_lock, write_migration
 
 
 @pytest.fixture
 def migrations_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "migrations"
-    directory.mkdir()
-    # The broker's own first migration (roles and schema), then three of the test's own.
-    shutil.copy(default_migrations_dir() / "0001_roles_and_schema.sql", directory)
-    _write(directory, "0003_second.sql", "INSERT INTO broker.trail (step) VALUES ('second');")
-    _write(directory, "0002_first.sql", "CREATE TABLE broker.trail (id serial, step text);")
-    _write(directory, "0010_third.sql", "INSERT INTO broker.trail (step) VALUES ('third');")
-    return directory
+    """The broker's first migration, then three of the test's own."""
+    return migrations_folder(
+        tmp_path,
+        {
+            "0003_second.sql": "INSERT INTO broker.trail (step) VALUES ('second');",
+            "0002_first.sql": "CREATE TABLE broker.trail (id serial, step text);",
+            "0010_third.sql": "INSERT INTO broker.trail (step) VALUES ('third');",
+        },
+    )
 
 
 async def _trail(url: str) -> list[str]:
@@ -55,8 +53,8 @@ async def test_applies_in_order_and_second_run_applies_nothing(new_database, mig
 async def test_edited_applied_migration_is_refused(new_database, migrations_dir: Path) -> None:  # type: ignore[no-untyped-def]
     url = await new_database()
     await apply_migrations(url, migrations_dir)
-    _write(migrations_dir, "0003_second.sql", "INSERT INTO broker.trail (step) VALUES ('changed');")
-    _write(migrations_dir, "0011_new.sql", "INSERT INTO broker.trail (step) VALUES ('new');")
+    write_migration(migrations_dir, "0003_second.sql", "INSERT INTO broker.trail (step) VALUES ('changed');")
+    write_migration(migrations_dir, "0011_new.sql", "INSERT INTO broker.trail (step) VALUES ('new');")
     with pytest.raises(MigrationError, match=r"0003_second\.sql was changed after it was applied"):
         await apply_migrations(url, migrations_dir)
     assert await _trail(url) == ["second", "third"]  # nothing after the refusal ran
@@ -72,7 +70,9 @@ async def test_missing_applied_migration_is_refused(new_database, migrations_dir
 
 async def test_failing_migration_leaves_nothing_behind(new_database, migrations_dir: Path) -> None:  # type: ignore[no-untyped-def]
     url = await new_database()
-    _write(migrations_dir, "0011_broken.sql", "INSERT INTO broker.trail (step) VALUES ('x'); SELECT 1/0;")
+    write_migration(
+        migrations_dir, "0011_broken.sql", "INSERT INTO broker.trail (step) VALUES ('x'); SELECT 1/0;"
+    )
     with pytest.raises(MigrationError, match=r"0011_broken\.sql failed"):
         await apply_migrations(url, migrations_dir)
     assert await _trail(url) == ["second", "third"]
@@ -82,7 +82,7 @@ async def test_failing_migration_leaves_nothing_behind(new_database, migrations_
 
 
 def test_badly_named_file_is_refused(migrations_dir: Path) -> None:
-    _write(migrations_dir, "3_oops.sql", "SELECT 1;")
+    write_migration(migrations_dir, "3_oops.sql", "SELECT 1;")
     with pytest.raises(MigrationError, match=r"3_oops\.sql: migration files are named"):
         load_migrations(migrations_dir)
 
@@ -93,7 +93,7 @@ async def test_two_runners_at_once_apply_each_migration_once(new_database, migra
     gate = await asyncpg.connect(url)
     await gate.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     runners = [asyncio.create_task(apply_migrations(url, migrations_dir)) for _ in range(2)]
-    while await _waiting_on_lock(gate) < 2:
+    while await runners_refused_the_lock(gate) < 2:
         await asyncio.wait(runners, timeout=0.01)  # yields to the runners; fails fast if one died
         assert not any(r.done() for r in runners)
     await gate.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
@@ -101,14 +101,6 @@ async def test_two_runners_at_once_apply_each_migration_once(new_database, migra
     results = await asyncio.gather(*runners)
     assert sorted(len(r.applied) for r in results) == [0, 4]
     assert await _trail(url) == ["second", "third"]
-
-
-async def _waiting_on_lock(connection: asyncpg.Connection) -> int:
-    count = await connection.fetchval(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
-        "(SELECT oid FROM pg_database WHERE datname = current_database())"
-    )
-    return int(count)
 
 
 async def test_the_broker_migrations_apply_twice_cleanly(new_database) -> None:  # type: ignore[no-untyped-def]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import asyncpg
 
 from app.brp import PersonRef, PersonRole
-from app.protocol import ProtocolRecord
+from app.protocol import ProtocolRecord, write_batch
+from app.protocol.chain import chained
 
 # The `runtime_pool` fixture: a runtime-role pool on the database at an admin URL.
 PoolFactory = Callable[[str], Awaitable[asyncpg.Pool]]
@@ -85,6 +86,19 @@ def refused_without_tenant(
         trace_id=uuid.uuid4().hex,
         problem_code=problem_code,
     )
+
+
+async def write_protocol(admin_url: str, records: Sequence[ProtocolRecord]) -> None:
+    """`records` through `write_batch` as the runtime role, after the partitions of their months."""
+    months = sorted({r.occurred_at.astimezone(dt.UTC).date().replace(day=1) for r in records})
+    connection = await asyncpg.connect(admin_url)
+    try:
+        for month in months:
+            await connection.execute("SELECT broker.protocol_create_partitions($1)", month)
+        await connection.execute("SET search_path = broker; SET ROLE brp_app")
+        await write_batch(connection, [chained(r) for r in records], dt.datetime.now(dt.UTC))
+    finally:
+        await connection.close()
 
 
 async def stored_records(admin_url: str, correlation_ids: Iterable[str]) -> list[asyncpg.Record]:
