@@ -7,7 +7,7 @@
 -- it reads them: an index-only scan of a few leaf pages per month, no sort. Measured at 10^7
 -- records with each BSN's entries as at 10^8 (tests/benchmarks/persons_index.py; README,
 -- Performance): the hottest BSN's persons step 20.6 -> 13.4 ms and 3,015 -> 1,004 buffers; the hot
--- 1 %'s inzage p95 98.5 -> 69.4 ms warm and 546 -> 404 ms from disk; +9 bytes per record.
+-- 1 %'s inzage p95 98.5 -> 69.4 ms warm and 546 -> 404 ms from disk; +35 bytes per record (+3 %).
 -- 0023 drops `protocol_persons_bsn`, which this index makes redundant (its columns are a prefix).
 --
 -- Declared on the parent only: the migration runner builds it on each monthly partition with

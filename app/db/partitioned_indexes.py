@@ -1,8 +1,8 @@
 """Indexes of partitioned tables, built one partition at a time without locking the writers out.
 
 `CREATE INDEX` on a partitioned table keeps every partition from being written for as long as the
-build takes: on a protocol of 10^8 records minutes in which no request could be protocolled, so
-every request would fail. `CREATE INDEX CONCURRENTLY` lets the writers go on, but PostgreSQL
+build takes: on a protocol of 10^8 records minutes in which no request could be protocolled, and
+so none answered. `CREATE INDEX CONCURRENTLY` lets the writers go on, but PostgreSQL
 refuses it on a partitioned table and inside a transaction, and every migration runs in one.
 
 So a migration only declares such an index, on the parent alone:
