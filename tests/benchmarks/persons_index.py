@@ -18,8 +18,9 @@ append-only table. Then, on the same BSNs (half random citizens, half the hot 1 
    beside the same writer's for as long again right after it;
 3. **after**: the same inzages with `protocol_persons_lookup`.
 
-Also the bytes of the persons indexes per record before and after, and the hottest BSN's persons
-step (EXPLAIN ANALYZE: time and buffers) before and after.
+Also the bytes of the persons indexes per record before and after (after: the new index as built
+at once, denser than as a running broker grows it; `protocol_scale` measures that), and the
+hottest BSN's persons step (EXPLAIN ANALYZE: time and buffers) before and after.
 """
 
 from __future__ import annotations
