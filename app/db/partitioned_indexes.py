@@ -31,7 +31,7 @@ import asyncpg
 import msgspec
 import structlog
 
-__all__ = ["PendingIndex", "UnbuildableIndex", "build_pending"]
+__all__ = ["UnbuildableIndex", "build_pending"]
 
 _log = structlog.get_logger("app.db.partitioned_indexes")
 
@@ -90,8 +90,12 @@ async def build_pending(connection: asyncpg.Connection) -> tuple[str, ...]:
     # Read once: a partition created meanwhile gets the index with its creation.
     for pending in [_pending(row) for row in await connection.fetch(_PENDING)]:
         started = time.perf_counter()
-        await _discard_cut_off_build(connection, pending)
-        if await _valid(connection, pending) is None:
+        valid = await _valid(connection, pending)
+        if valid is False:
+            # A build that was cut off leaves its index behind, invalid and still updated by every
+            # write; it can only be dropped (concurrently, again not to lock the writers out).
+            await connection.execute(f"DROP INDEX CONCURRENTLY {pending.child_sql}")
+        if not valid:
             await connection.execute(pending.statement)
         # Cut off between these two statements, the next run finds the index valid and attaches it.
         await connection.execute(f"ALTER INDEX {pending.index} ATTACH PARTITION {pending.child_sql}")
@@ -145,10 +149,3 @@ async def _valid(connection: asyncpg.Connection, pending: PendingIndex) -> bool 
         "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)", pending.child_sql
     )
     return valid
-
-
-async def _discard_cut_off_build(connection: asyncpg.Connection, pending: PendingIndex) -> None:
-    # A concurrent build that was cut off leaves its index behind, invalid and still updated by
-    # every write; it can only be dropped (concurrently, again not to lock the writers out).
-    if await _valid(connection, pending) is False:
-        await connection.execute(f"DROP INDEX CONCURRENTLY {pending.child_sql}")

@@ -50,7 +50,6 @@ from tests.benchmarks.protocol_scale import (
     _NO_ONE,
     TENANT,
     CallPath,
-    Latencies,
     _cell,
     _drop_page_cache,
     _generate,
@@ -134,19 +133,11 @@ async def _uncached(
         print("  (page cache NOT dropped: not root)", flush=True)
     pool = await create_pool(with_user(url, "brp_app"), "brp_app", min_size=1, max_size=1)
     try:
-        await inzage(pool, TENANT, _NO_ONE)
-        timed: dict[bool, tuple[list[float], list[int]]] = {False: ([], []), True: ([], [])}
-        for index in range(max(len(cold), len(hot))):
-            for is_hot, bsns in ((False, cold), (True, hot)):
-                if index < len(bsns):
-                    started = time.perf_counter()
-                    entries = await inzage(pool, TENANT, bsns[index])
-                    timed[is_hot][0].append(time.perf_counter() - started)
-                    timed[is_hot][1].append(len(entries))
+        # Warmed up on a BSN no one has: every timed BSN reads its own pages from disk.
+        timed = await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot, warm_up=_NO_ONE)
     finally:
         await pool.close()
-    both = (timed[False][0] + timed[True][0], timed[False][1] + timed[True][1])
-    return CallPath(Latencies.of(*timed[False]), Latencies.of(*timed[True]), Latencies.of(*both)), url
+    return timed, url
 
 
 async def _side(

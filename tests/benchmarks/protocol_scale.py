@@ -377,10 +377,17 @@ def _sample(population: Sequence[int], count: int, rng: random.Random) -> tuple[
 
 
 async def _time_inzage(
-    call: Callable[[str], Awaitable[list[Any]]], cold: Sequence[str], hot: Sequence[str]
+    call: Callable[[str], Awaitable[list[Any]]],
+    cold: Sequence[str],
+    hot: Sequence[str],
+    warm_up: str | None = None,
 ) -> CallPath:
-    """Time `call` per BSN, cold and hot interleaved (neither profits from the other's cache)."""
-    await call(cold[0])  # one warm-up: a first connection, the catalog cache
+    """Time `call` per BSN, cold and hot interleaved (neither profits from the other's cache).
+
+    First one call that is not timed (a first connection, the catalog cache): on `warm_up`, by
+    default on the first random citizen.
+    """
+    await call(warm_up or cold[0])
     timed: dict[bool, tuple[list[float], list[int]]] = {False: ([], []), True: ([], [])}
     for index in range(max(len(cold), len(hot))):
         for is_hot, bsns in ((False, cold), (True, hot)):

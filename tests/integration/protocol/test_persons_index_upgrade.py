@@ -8,6 +8,7 @@ another tenant shows up.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -106,10 +107,12 @@ async def test_the_old_index_is_dropped_only_if_its_locks_come_at_once(  # type:
         long_read = reader.transaction()
         await long_read.start()
         await reader.fetchval("SELECT count(*) FROM broker.protocol_persons")
-        with pytest.raises(
-            MigrationError, match=r"0023_protocol_persons_bsn_index_dropped\.sql failed: LockNotAvailable"
-        ):
-            await apply_migrations(url)
+        # Without the migration's lock timeout this would wait for the reader for ever.
+        async with asyncio.timeout(30):
+            with pytest.raises(
+                MigrationError, match=r"0023_protocol_persons_bsn_index_dropped\.sql failed: LockNotAvailable"
+            ):
+                await apply_migrations(url)
         await long_read.commit()
     finally:
         await reader.close()
