@@ -64,6 +64,7 @@ from app.tuning import freeze_startup_heap, size_tls_read_buffers, thaw_startup_
 
 __all__ = [
     "StartupError",
+    "WorkersWithOwnListeners",
     "require_free_port",
     "reuse_port_listener",
     "run_broker",
@@ -180,7 +181,7 @@ def _serve_workers(settings: Settings, export: OtlpExport | None) -> None:
         if _listener_per_worker(config):
             # Bound once here, so a port taken meanwhile fails now, in one line, not in each worker.
             reuse_port_listener(config).close()
-            supervisor: Multiprocess = _WorkersWithOwnListeners(config)
+            supervisor: Multiprocess = WorkersWithOwnListeners(config)
             _log.info("workers_listen", host=config.host, port=config.port, listeners="one per worker")
         else:
             listeners.append(tcp_listener(config))
@@ -236,7 +237,7 @@ def reuse_port_listener(config: Any) -> socket.socket:
     return listener
 
 
-class _WorkersWithOwnListeners(Multiprocess):
+class WorkersWithOwnListeners(Multiprocess):
     """uvicorn's supervisor, giving every worker it starts or restarts a listening socket of its own.
 
     With one shared socket the kernel wakes the worker that waited last, and asyncio then accepts

@@ -16,14 +16,16 @@ not a test.
   port, or the base URL of another RvIG stand-in (the anchor's nginx). Tenant 1 is `bench` with the
   sandbox's afnemer 000001; tenants 2..N (`bench-2`, ...) each have an afnemer of their own
   (900002, ...) that only a stand-in which accepts any afnemer (the anchor's nginx) serves.
-- `floor` serves `stack_floor`'s pass-through (one process, no database) the way the broker is
-  served: what the stack costs before the broker does any work of its own.
+- `floor` serves `stack_floor`'s pass-through (no database) the way the broker is served, in
+  BROKER_WORKERS processes as `serve` starts them (on Linux a listening socket per worker): what
+  the stack costs before the broker does any work of its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import sys
@@ -39,8 +41,8 @@ from app.sandbox.config import load_config
 from app.sandbox.idp import dev_idp_jwks
 from app.sandbox.pki import ensure_dev_pki
 from app.sandbox.server import build_server
-from app.server import run_broker, uvicorn_config
-from app.settings import load_settings
+from app.server import WorkersWithOwnListeners, run_broker, uvicorn_config
+from app.settings import Settings, load_settings
 from app.tenancy import apply, load_tenant_files
 from app.tuning import size_tls_read_buffers
 from tests.benchmarks.stack_floor import floor_app
@@ -140,8 +142,22 @@ def floor(upstream_url: str, busy_ms: float) -> None:
     configure_logging(settings.log_level, settings.log_format)
     pki = ensure_dev_pki(_state(), load_config(state_dir=str(_state())).oins)
     settings = sandbox_settings(settings, pki, upstream_url)
+    if settings.workers == 1:
+        uvicorn.Server(uvicorn_config(settings, _floor_process_app(settings, busy_ms))).run()
+        return
+    factory = functools.partial(_floor_worker_app, settings, busy_ms)  # pickled to each worker
+    WorkersWithOwnListeners(uvicorn_config(settings, factory, workers=settings.workers, factory=True)).run()
+
+
+def _floor_worker_app(settings: Settings, busy_ms: float) -> object:
+    # A new process: its logging (uvicorn's start line, which `scale_out` waits for) is not set up.
+    configure_logging(settings.log_level, settings.log_format)
+    return _floor_process_app(settings, busy_ms)
+
+
+def _floor_process_app(settings: Settings, busy_ms: float) -> object:
     size_tls_read_buffers()  # as each broker process does
-    uvicorn.Server(uvicorn_config(settings, floor_app(settings, busy_ms))).run()
+    return floor_app(settings, busy_ms)
 
 
 def _upstream_url(value: str) -> str:

@@ -11,9 +11,10 @@ over mTLS to a fake RvIG (nginx with the echo module: a token endpoint and a 2.2
 port at once, on another 100 ms later). The gateways, measured in the same run:
 - nginx `proxy_pass` with mTLS (the anchor's proxy confs): the physical limit of a proxy that does
   no work, and the baseline of every ratio;
-- the stack floor (`gateway_stack floor`, one process): uvicorn, Litestar and the broker's own
-  RvIG client served and configured as the broker's, forwarding the body with no work of its own:
-  what the chosen stack costs before the broker does anything;
+- the stack floor (`gateway_stack floor`, with each `--processes` count, its workers started as
+  `serve` starts the broker's): uvicorn, Litestar and the broker's own RvIG client served and
+  configured as the broker's, forwarding the body with no work of its own: what the chosen stack
+  costs before the broker does anything, and what more processes do to the stack alone;
 - the broker (`gateway_stack broker`: `brp-broker serve` with BROKER_WORKERS=N, the full pipeline:
   JWT, doelbinding, limits, protocol) on the embedded PostgreSQL, with N processes, for 1 tenant
   and for M tenants (each with its own afnemer and caller token; wrk takes the tokens in turn).
@@ -22,8 +23,11 @@ The floor and the broker run once per `--event-loops` value (BROKER_EVENT_LOOP),
 Per gateway, two runs of `--seconds` after a `--warmup`:
 - c16 against the upstream that answers at once: throughput, and CPU per request of the gateway's
   process tree and of PostgreSQL's (postmaster and its children): utime + stime from /proc before
-  and after, divided by the requests answered; and the busiest process's share of the gateway's
-  CPU (~1/N when N workers share the work evenly);
+  and after, divided by the requests answered; the busiest process's share of the gateway's
+  CPU (~1/N when N workers share the work evenly); and how often per request the gateway's
+  processes were preempted (involuntary context switches, /proc/<pid>/status): what more busy
+  processes than cores cost them; for the broker, its protocol records per group commit (its
+  /metrics before and after: each worker commits on its own, so more workers, smaller commits);
 - c256 against the +100 ms upstream: throughput, p50/p99 latency, and the peak RSS during the run
   of the gateway's largest process and of all its processes together (sampled every 0.5 s).
 Throughput counts 2xx answers only; the other answers, and socket errors and timeouts (2 s), are
@@ -58,6 +62,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -145,6 +150,8 @@ class Row(msgspec.Struct, frozen=True):
     floor: bool = False  # the stack floor, not the broker
     busy_ms: float = 0.0  # the floor's stand-in CPU per request (`--floor-busy-ms`)
     busiest_share: float | None = None  # at c16, of the gateway tree's CPU: the busiest process
+    preempted: float | None = None  # at c16, per request: the gateway tree's involuntary context switches
+    batch_records: float | None = None  # at c16, the broker's protocol records per group commit
 
 
 class Gateway(msgspec.Struct, frozen=True):
@@ -171,6 +178,24 @@ def parse_wrk(output: str) -> WrkRun:
         non_2xx=data["err_status"],
         socket_errors=sum(data[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")),
     )
+
+
+def parse_batch_records(metrics: str) -> tuple[float, float]:
+    """(records, group commits) of the broker's protocol writer, from its /metrics text, every outcome."""
+    totals = {"sum": 0.0, "count": 0.0}
+    for kind, value in re.findall(
+        r"^brp_broker_protocol_batch_records_(sum|count)(?:\{[^}]*\})? (\S+)$", metrics, re.MULTILINE
+    ):
+        totals[kind] += float(value)
+    return totals["sum"], totals["count"]
+
+
+def parse_preemptions(status: str) -> int:
+    """The involuntary context switches in the text of /proc/<pid>/status: how often it was preempted."""
+    found = re.search(r"^nonvoluntary_ctxt_switches:\s+(\d+)$", status, re.MULTILINE)
+    if found is None:
+        raise ValueError("no nonvoluntary_ctxt_switches line")
+    return int(found.group(1))
 
 
 def parse_stat(text: str) -> tuple[int, int]:
@@ -225,6 +250,7 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
         f"({_label(costliest)}): {_met(costliest.cpu_ms <= CPU_LIMIT_MS)}"
     )
     lines += _floor_lines(rows, brokers)
+    lines += _floor_growth_lines(rows)
     tokens = [row for row in brokers if row.token_requests is not None]
     if tokens:
         over = [
@@ -241,7 +267,7 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
 def _floor_lines(rows: Sequence[Row], brokers: Sequence[Row]) -> list[str]:
     """Of the broker's CPU per request (1 process, 1 tenant), how much the stack floor already costs."""
     lines = []
-    for floor in (row for row in rows if row.floor and not row.busy_ms):
+    for floor in (row for row in rows if row.floor and not row.busy_ms and row.processes == 1):
         broker = next(
             (row for row in brokers if row.loop == floor.loop and row.processes == 1 and row.tenants == 1),
             None,
@@ -276,9 +302,30 @@ def _latency_verdicts(nginx: Row, group: Sequence[Row], label: str) -> list[str]
 
 def _growth_verdicts(group: Sequence[Row], label: str) -> list[str]:
     """Throughput with 1, 2, 4 processes: never below the previous (less `NOISE`)."""
+    return [f"{label}: {growth}: {_met(never_drops)}" for growth, never_drops in _growth(group)]
+
+
+def _floor_growth_lines(rows: Sequence[Row]) -> list[str]:
+    """The stack floor's throughput with 1, 2, 4 processes: no target, but what the stack alone does."""
+    lines = []
+    for loop, busy_ms in sorted({(row.loop or "", row.busy_ms) for row in rows if row.floor}):
+        group = sorted(
+            (row for row in rows if row.floor and (row.loop or "") == loop and row.busy_ms == busy_ms),
+            key=lambda row: row.processes or 0,
+        )
+        busy = f", {busy_ms:g} ms busy" if busy_ms else ""
+        label = f"the stack floor{busy}, {loop} (no target, for comparison)"
+        lines += [
+            f"{label}: {growth}: {'yes' if never_drops else 'no'}" for growth, never_drops in _growth(group)
+        ]
+    return lines
+
+
+def _growth(group: Sequence[Row]) -> list[tuple[str, bool]]:
+    """Each run's throughput over the process counts, and whether it never drops (less `NOISE`)."""
     if len(group) < 2:
         return []
-    lines = []
+    growth = []
     for name, figures in (
         (f"c{LOW}", [row.c16.rps for row in group]),
         (f"c{HIGH} +100 ms", [row.c256.rps for row in group]),
@@ -286,11 +333,10 @@ def _growth_verdicts(group: Sequence[Row], label: str) -> list[str]:
         never_drops = all(later >= (1 - NOISE) * earlier for earlier, later in itertools.pairwise(figures))
         steps = " → ".join(f"{value:,.0f}" for value in figures)
         counts = "/".join(str(row.processes) for row in group)
-        lines.append(
-            f"{label}: {name} rps with {counts} processes {steps}: "
-            f"never drops (less {NOISE:.0%} noise): {_met(never_drops)}"
+        growth.append(
+            (f"{name} rps with {counts} processes {steps}: never drops (less {NOISE:.0%} noise)", never_drops)
         )
-    return lines
+    return growth
 
 
 def _met(condition: bool) -> str:
@@ -315,9 +361,10 @@ def table(rows: Sequence[Row]) -> str:
     head = (
         f"| gateway | event loop | processes | tenants | rps c{LOW} | CPU ms/req | PostgreSQL CPU ms/req "
         f"| RSS c{HIGH} largest / total MB | c{HIGH} +100 ms rps | p50 ms | p99 ms | rps / p99 vs nginx "
-        "| non-2xx / socket errors | RvIG tokens | busiest process c16 |"
+        f"| non-2xx / socket errors | RvIG tokens | busiest process c{LOW} | preempted /req c{LOW} "
+        f"| records /commit c{LOW} |"
     )
-    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     nginx = next((row for row in rows if row.processes is None), None)
     for row in rows:
         lines.append(
@@ -339,6 +386,8 @@ def table(rows: Sequence[Row]) -> str:
                     _errors(row),
                     "–" if row.token_requests is None else str(row.token_requests),
                     "–" if row.busiest_share is None else f"{row.busiest_share:.0%}",
+                    "–" if row.preempted is None else f"{row.preempted:.2f}",
+                    "–" if row.batch_records is None else f"{row.batch_records:.1f}",
                 ]
             )
             + " |"
@@ -386,6 +435,15 @@ def cpu_seconds_by_process(root: int) -> dict[int, float]:
         with contextlib.suppress(OSError):
             seconds[pid] = parse_stat(Path(f"/proc/{pid}/stat").read_text())[1] / _CLOCK_TICKS
     return seconds
+
+
+def preemptions(root: int) -> int:
+    """The involuntary context switches of the current members of the process tree of `root`."""
+    switches = 0
+    for pid in tree_of(root):
+        with contextlib.suppress(OSError):
+            switches += parse_preemptions(Path(f"/proc/{pid}/status").read_text())
+    return switches
 
 
 def busiest_share(before: Mapping[int, float], after: Mapping[int, float]) -> float:
@@ -574,10 +632,10 @@ def broker(
 
 
 def floor(
-    env: Mapping[str, str], upstream_url: str, busy_ms: float, log: Path
+    env: Mapping[str, str], upstream_url: str, busy_ms: float, processes: int, log: Path
 ) -> contextlib.AbstractContextManager[Gateway]:
-    """`gateway_stack floor`: the stack floor in one process, its output in `log`."""
-    return _stack_process(["floor", upstream_url, "--busy-ms", str(busy_ms)], env, 1, log)
+    """`gateway_stack floor`: the stack floor with `processes` workers, its output in `log`."""
+    return _stack_process(["floor", upstream_url, "--busy-ms", str(busy_ms)], env, processes, log)
 
 
 @contextlib.contextmanager
@@ -635,22 +693,43 @@ class Throughput(msgspec.Struct, frozen=True):
     cpu_ms: float  # the gateway's process tree, per request
     postgres_cpu_ms: float | None
     busiest_share: float  # of the gateway tree's CPU, the one process that used most
+    preempted: float  # the gateway tree's involuntary context switches, per request
+    batch_records: float | None  # the broker's protocol records per group commit
 
 
 def throughput(
     gateway: Gateway, postmaster: int | None, tokens: Path, seconds: int, warmup: int
 ) -> Throughput:
-    """The c16 run against `gateway`, with its CPU per request and that of PostgreSQL."""
+    """The c16 run against `gateway`, with its CPU per request and that of PostgreSQL.
+
+    With `postmaster` the gateway is the broker: its protocol writer's records per group commit
+    come from its /metrics (all workers' together) before and after the run.
+    """
     if warmup:
         wrk(gateway.url, LOW, warmup, tokens)
     gateway_before = cpu_seconds_by_process(gateway.pid)
+    preempted_before = preemptions(gateway.pid)
     postgres_before = cpu_seconds(postmaster) if postmaster else 0.0
+    committed_before = _committed(gateway) if postmaster else None
     run = wrk(gateway.url, LOW, seconds, tokens)
     gateway_after = cpu_seconds_by_process(gateway.pid)
+    preempted = (preemptions(gateway.pid) - preempted_before) / max(run.requests, 1)
     per_request = 1000 / max(run.requests, 1)
     gateway_ms = (sum(gateway_after.values()) - sum(gateway_before.values())) * per_request
     postgres_ms = (cpu_seconds(postmaster) - postgres_before) * per_request if postmaster else None
-    return Throughput(run, gateway_ms, postgres_ms, busiest_share(gateway_before, gateway_after))
+    batch_records = None
+    if committed_before is not None:
+        records, commits = _committed(gateway)
+        new_commits = commits - committed_before[1]
+        batch_records = (records - committed_before[0]) / new_commits if new_commits else None
+    busiest = busiest_share(gateway_before, gateway_after)
+    return Throughput(run, gateway_ms, postgres_ms, busiest, preempted, batch_records)
+
+
+def _committed(gateway: Gateway) -> tuple[float, float]:
+    """(records, group commits) the broker's protocol writers made so far."""
+    with urllib.request.urlopen(gateway.url.removesuffix(PATH) + "/metrics", timeout=10) as answer:
+        return parse_batch_records(answer.read().decode())
 
 
 def latency(gateway: Gateway, tokens: Path, seconds: int, warmup: int) -> tuple[WrkRun, Memory]:
@@ -748,11 +827,13 @@ class Bench:
         env = {**self.env, "BROKER_EVENT_LOOP": loop}
         return broker(env, url, processes, tenants, self.folder / "broker.log")
 
-    def floor(self, loop: str, *, delayed: bool) -> contextlib.AbstractContextManager[Gateway]:
-        """The stack floor against the fake RvIG on `loop`; its output appended to `floor.log`."""
+    def floor(
+        self, processes: int, loop: str, *, delayed: bool
+    ) -> contextlib.AbstractContextManager[Gateway]:
+        """The stack floor with `processes` workers against the fake RvIG on `loop`; output in `floor.log`."""
         env = {**self.env, "BROKER_EVENT_LOOP": loop}
-        busy_ms = self.args.floor_busy_ms
-        return floor(env, self.upstream_url(delayed=delayed), busy_ms, self.folder / "floor.log")
+        url, busy_ms = self.upstream_url(delayed=delayed), self.args.floor_busy_ms
+        return floor(env, url, busy_ms, processes, self.folder / "floor.log")
 
 
 def _remove_or_keep(folder: Path, *, keep: bool) -> None:
@@ -816,19 +897,21 @@ def _row(
         floor,
         busy_ms,
         c16.busiest_share,
+        c16.preempted,
+        c16.batch_records,
     )
 
 
-def floor_row(bench: Bench, loop: str, tokens: Path) -> Row:
-    """The stack floor on `loop`: one instance per upstream."""
+def floor_row(bench: Bench, processes: int, loop: str, tokens: Path) -> Row:
+    """The stack floor with `processes` workers on `loop`: one instance per upstream."""
     args = bench.args
-    with bench.floor(loop, delayed=False) as gateway:
+    with bench.floor(processes, loop, delayed=False) as gateway:
         c16 = throughput(gateway, None, tokens, args.seconds, args.warmup)
-    with bench.floor(loop, delayed=True) as gateway:
+    with bench.floor(processes, loop, delayed=True) as gateway:
         c256, rss = latency(gateway, tokens, args.seconds, args.warmup)
     busy = f", {args.floor_busy_ms:g} ms busy" if args.floor_busy_ms else ""
     name = f"stack floor (no BRP work{busy})"
-    return _row(name, 1, None, c16, c256, rss, loop=loop, floor=True, busy_ms=args.floor_busy_ms)
+    return _row(name, processes, None, c16, c256, rss, loop=loop, floor=True, busy_ms=args.floor_busy_ms)
 
 
 def broker_row(bench: Bench, postmaster: int, processes: int, tenants: int, loop: str, tokens: Path) -> Row:
@@ -852,8 +935,9 @@ def run_table(bench: Bench) -> None:
     rows = [nginx_row(bench, tokens[min(args.tenants)])]
     _progress(rows[-1])
     for loop in args.event_loops:
-        rows.append(floor_row(bench, loop, tokens[min(args.tenants)]))
-        _progress(rows[-1])
+        for processes in args.processes:
+            rows.append(floor_row(bench, processes, loop, tokens[min(args.tenants)]))
+            _progress(rows[-1])
         for tenants in args.tenants:
             for processes in args.processes:
                 rows.append(broker_row(bench, postmaster, processes, tenants, loop, tokens[tenants]))
@@ -867,7 +951,10 @@ def run_table(bench: Bench) -> None:
 
 
 def _progress(row: Row) -> None:
-    what = "1 process, " + str(row.loop) if row.floor else _label(row) if row.processes else "baseline"
+    if row.floor:
+        what = f"{_processes(row.processes)}, {row.loop}"
+    else:
+        what = _label(row) if row.processes else "baseline"
     print(
         f"measured {row.gateway} ({what}): "
         f"c{LOW} {row.c16.rps:,.0f} rps, {row.cpu_ms:.3f} ms CPU/req; "

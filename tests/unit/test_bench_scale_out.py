@@ -11,6 +11,8 @@ from tests.benchmarks.scale_out import (
     Row,
     WrkRun,
     busiest_share,
+    parse_batch_records,
+    parse_preemptions,
     parse_stat,
     parse_wrk,
     process_tree,
@@ -46,6 +48,31 @@ def test_stat_line_with_spaces_and_parentheses_in_the_command_name() -> None:
     text = f"1234 (python (worker) 1) {' '.join(fields)}\n"
 
     assert parse_stat(text) == (42, 175)
+
+
+def test_preemptions_are_the_involuntary_context_switches_of_the_status_file() -> None:
+    status = "Name:\tpython\nvoluntary_ctxt_switches:\t120\nnonvoluntary_ctxt_switches:\t7\n"
+
+    assert parse_preemptions(status) == 7
+    with pytest.raises(ValueError, match="nonvoluntary"):
+        parse_preemptions("Name:\tpython\n")
+
+
+def test_batch_records_add_up_every_outcome_of_the_writers_histogram() -> None:
+    metrics = "\n".join(
+        [
+            "# HELP brp_broker_protocol_batch_records Protocol records per group commit, by outcome.",
+            'brp_broker_protocol_batch_records_bucket{le="1.0",outcome="committed"} 10.0',
+            'brp_broker_protocol_batch_records_sum{outcome="committed"} 48.0',
+            'brp_broker_protocol_batch_records_count{outcome="committed"} 12.0',
+            'brp_broker_protocol_batch_records_sum{outcome="failed"} 2.0',
+            'brp_broker_protocol_batch_records_count{outcome="failed"} 1.0',
+            'brp_broker_protocol_commit_seconds_sum{outcome="committed"} 0.5',
+        ]
+    )
+
+    assert parse_batch_records(metrics) == (50.0, 13.0)
+    assert parse_batch_records("") == (0.0, 0.0)
 
 
 def test_process_tree_holds_descendants_only() -> None:
@@ -139,12 +166,15 @@ def test_targets_missed_when_throughput_drops_or_memory_and_cpu_are_too_high() -
 
 
 def test_table_has_a_line_per_row_with_the_ratios_to_nginx() -> None:
-    rows = [_row(None, None, 2500, 150, 18, 0.03), _row(2, 8, 2000, 300, 120, 0.5)]
+    broker = msgspec.structs.replace(_row(2, 8, 2000, 300, 120, 0.5), preempted=3.5, batch_records=4.3)
+    rows = [_row(None, None, 2500, 150, 18, 0.03), broker]
 
     text = table(rows).splitlines()
 
     assert len(text) == 4
     assert "0.80× / 2.00×" in text[3]
+    assert text[3].endswith("| 3.50 | 4.3 |")
+    assert text[2].endswith("| – | – |")  # no figures
 
 
 def test_the_stack_floor_is_measured_beside_the_broker_but_judged_by_no_target() -> None:
@@ -182,3 +212,28 @@ def test_each_event_loop_is_judged_on_its_own_rows() -> None:
     assert [line.split(": ", 1)[0] for line in latency] == ["1 tenant, asyncio", "1 tenant, uvloop"]
     assert [line.rsplit(": ", 1)[1] for line in latency] == ["MISSED", "met"]
     assert all("never drops" not in line for line in verdicts(rows))  # one process per loop: no growth
+
+
+def test_the_floor_with_more_processes_shows_whether_the_stack_alone_drops_but_is_no_target() -> None:
+    # c16 drops from 2 to 4 processes; c256 over the slow upstream does not.
+    floors = [
+        msgspec.structs.replace(
+            _row(processes, None, c16 / 10, 100, 100, cpu), c256=_run(c256, 100), floor=True, loop="asyncio"
+        )
+        for processes, c16, c256, cpu in ((1, 3000, 1500, 0.33), (2, 3600, 1900, 0.35), (4, 2700, 1950, 0.6))
+    ]
+    rows = [
+        _row(None, None, 2500, 150, 18, 0.03),
+        *floors,
+        msgspec.structs.replace(_row(1, 1, 2100, 200, 120, 0.35), loop="asyncio"),
+    ]
+
+    lines = verdicts(rows)
+
+    floor_lines = [line for line in lines if line.startswith("the stack floor, asyncio (no target")]
+    assert [line.rsplit(": ", 1)[1] for line in floor_lines] == ["no", "yes"]
+    assert "c16 rps with 1/2/4 processes 3,000 → 3,600 → 2,700" in floor_lines[0]
+    assert "c256 +100 ms rps with 1/2/4 processes 1,500 → 1,900 → 1,950" in floor_lines[1]
+    assert not any("MISSED" in line for line in lines), lines
+    # What the stack costs is the 1-process floor's figure, beside the 1-process broker's.
+    assert any("the stack floor costs 0.330 ms of the broker's 0.350 ms" in line for line in lines)
