@@ -59,6 +59,7 @@ from tests.benchmarks.protocol_scale import (
     _time_inzage,
     _verify_record,
     restarted,
+    server_heap,
     tuned_postgres,
 )
 
@@ -118,8 +119,9 @@ async def _warm(url: str, cold: Sequence[str], hot: Sequence[str]) -> CallPath:
     """The second of two passes over the BSNs through the admin API's pool."""
     pool = await create_pool(with_user(url, "brp_app"), "brp_app", min_size=1, max_size=1)
     try:
-        await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot)
-        return await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot)
+        with server_heap():
+            await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot)
+            return await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot)
     finally:
         await pool.close()
 
@@ -134,7 +136,8 @@ async def _uncached(
     pool = await create_pool(with_user(url, "brp_app"), "brp_app", min_size=1, max_size=1)
     try:
         # Warmed up on a BSN no one has: every timed BSN reads its own pages from disk.
-        timed = await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot, warm_up=_NO_ONE)
+        with server_heap():
+            timed = await _time_inzage(lambda bsn: inzage(pool, TENANT, bsn), cold, hot, warm_up=_NO_ONE)
     finally:
         await pool.close()
     return timed, url
