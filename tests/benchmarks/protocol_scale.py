@@ -13,8 +13,8 @@ spread evenly over ~20 years of monthly partitions (243 months: from two months 
 - **inzage** for one BSN of that tenant through `app.protocol.inzage.inzage`, as the privacy
   officer calls it (the runtime pool under row-level security: the admin API; the heap frozen
   first, as the serving process keeps it) and as the operator does (owner URL: a new connection
-  per call, the CLI): p50/p95/max over `--samples` BSNs, half
-  drawn from the whole population (a random citizen), half from the hot 1 %; target p95 <= 50 ms.
+  per call, the CLI): p50/p95/max over `--samples` BSNs, half drawn from the whole population (a
+  random citizen), half from the hot 1 %; target p95 <= 50 ms.
   Beside it, the single-join query inzage ran before (a baseline), the same BSNs through the pool
   as inzage read them before its last change (`_previous_inzage`, taking turns with today's), and
   for the hottest BSN its records step for 10 to all of its entries with the list of months and
