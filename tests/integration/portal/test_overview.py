@@ -124,7 +124,7 @@ async def test_the_usage_of_each_afnemer_is_drawn_and_tabled(
     assert refusals[0] == ["Dag", "Geweigerd (403)", "Te veel verzoeken (429)", "Storing bij RvIG", "Totaal"]
     assert _busy_rows(refusals) == [[busy[0], "1", "1", "1", "3"]]
     # The charts are inline SVG, named by their own title, with the same numbers on their bars.
-    day = next(d for d in _recent_days() if dutch_date(d) == busy[0])
+    day = next(d for d in _recent_usage_days() if dutch_date(d) == busy[0])
     assert f'class="chart" role="img" aria-labelledby="verzoeken-{AFNEMER_A}-title' in html
     assert f"<title>{dutch_day(day)}: 5 Personen</title>" in html
     assert f"<title>{dutch_day(day)}: 1 Verblijfplaatshistorie</title>" in html
@@ -165,14 +165,18 @@ async def test_the_connection_shows_reachability_token_and_certificate_as_last_s
     assert row[4] in {_certificate_text(admin, moment) for moment in (before, after)}
     assert rvig.token_requests(AFNEMER_A) == calls
 
+    checked_from = dt.datetime.now(dt.UTC)
     await _send(admin, gem_a, PERSONEN, RAADPLEEG, 200)
     assert (await admin.client.get("/health/ready")).status_code == 200  # the readiness probe
+    checked_to = dt.datetime.now(dt.UTC)
 
     seen = await person.get(f"/t/{gem_a}")
 
     row = _Tables(seen.text).tables["verbindingen"][1]
     assert row[2].startswith("bereikbaar Laatst gecontroleerd op ")
-    assert any(dutch_date(d) in row[2] for d in _recent_days())
+    # A moment is shown on the Netherlands' calendar: from 23:00 UTC (22:00 in summer) that is
+    # already tomorrow's date.
+    assert any(dutch_date(_dutch_day_of(moment)) in row[2] for moment in (checked_from, checked_to))
     assert row[3] == "geldig token De broker heeft een geldig token van RvIG."
     secret = next(a for a in admin.sandbox.config.afnemers if a.afnemer_id == AFNEMER_A).client_secret
     assert secret.reveal() not in seen.text and "access_token" not in seen.text
@@ -182,12 +186,17 @@ def _certificate_text(admin: AdminBroker, now: dt.datetime) -> str:
     """What the page says about the dev certificate (read from its file here) at `now`."""
     pem = admin.sandbox.pki.client(DEV_OIN).cert.read_bytes()
     not_after = x509.load_pem_x509_certificate(pem).not_valid_after_utc
-    day = dutch_date(not_after.astimezone(ZoneInfo("Europe/Amsterdam")).date())
+    day = dutch_date(_dutch_day_of(not_after))
     days = (not_after - now).days
     return f"geldig Verloopt op {day} (over {dutch_number(days)} dagen). Certificaat dev, OIN {DEV_OIN}"
 
 
-def _recent_days() -> list[dt.date]:
+def _dutch_day_of(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(ZoneInfo("Europe/Amsterdam")).date()
+
+
+def _recent_usage_days() -> list[dt.date]:
+    """Today and yesterday as usage counts them: UTC days."""
     today = dt.datetime.now(dt.UTC).date()
     return [today - dt.timedelta(days=i) for i in range(2)]
 
