@@ -707,10 +707,11 @@ def throughput(
     """
     if warmup:
         wrk(gateway.url, LOW, warmup, tokens)
+    # Scraped before the CPU is read, so the scrape's own work is not counted as the requests'.
+    committed_before = _committed(gateway) if postmaster else None
     gateway_before = cpu_seconds_by_process(gateway.pid)
     preempted_before = preemptions(gateway.pid)
     postgres_before = cpu_seconds(postmaster) if postmaster else 0.0
-    committed_before = _committed(gateway) if postmaster else None
     run = wrk(gateway.url, LOW, seconds, tokens)
     gateway_after = cpu_seconds_by_process(gateway.pid)
     preempted = (preemptions(gateway.pid) - preempted_before) / max(run.requests, 1)

@@ -64,9 +64,14 @@ async def _history(admin_url: str, tenant: str) -> None:
     ]
     records.append(record(tenant, found(OTHER_BSN, BSN), occurred_at=now))
     await write_protocol(admin_url, records)
-    connection = await asyncpg.connect(admin_url)
+    await _maintain(admin_url, "ANALYZE broker.protocol_records; ANALYZE broker.protocol_persons")
+
+
+async def _maintain(url: str, statement: str) -> None:
+    """Run `statement` (ANALYZE, VACUUM: outside a transaction) on a connection of its own."""
+    connection = await asyncpg.connect(url)
     try:
-        await connection.execute("ANALYZE broker.protocol_records; ANALYZE broker.protocol_persons")
+        await connection.execute(statement)
     finally:
         await connection.close()
 
@@ -110,11 +115,7 @@ async def test_the_officers_inzage_reads_the_person_rows_from_the_index_alone(fr
     """
     tenant = slug()
     await _history(fresh_url, tenant)
-    connection = await asyncpg.connect(fresh_url)
-    try:
-        await connection.execute("VACUUM (ANALYZE) broker.protocol_persons")
-    finally:
-        await connection.close()
+    await _maintain(fresh_url, "VACUUM (ANALYZE) broker.protocol_persons")
     for plan in await _plans_of_the_officers_inzage(fresh_url, tenant, "protocol_persons"):
         assert "Index Only Scan using protocol_persons_" in plan
         assert "Index Scan using" not in plan
