@@ -61,6 +61,8 @@ __all__ = [
 T = TypeVar("T")
 
 SLUG: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+# A slug names its tenant in log lines and metrics, which drop a run of nine digits: it could be a BSN.
+_NINE_DIGITS: Final = re.compile(r"[0-9]{9}")
 _NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _MEMBER_CODE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 _AFNEMER_ID: Final = re.compile(r"^[0-9]{6}$")
@@ -241,6 +243,11 @@ class _Checker:
                 "slug", "must be 2-63 lower-case letters, digits and '-', starting with a letter or digit"
             )
             return None
+        if _NINE_DIGITS.search(slug):
+            self.problem(
+                "slug", "must not hold nine or more digits in a row (logs and metrics treat those as a BSN)"
+            )
+            return None
         if expected is not None and slug != expected:
             self.problem("slug", f"{slug!r} must equal the file name ({expected}.toml)")
             return None
@@ -380,7 +387,8 @@ class _Checker:
     def check_secret(self, afnemer: AfnemerSpec, key: str, slug: str, secret_key: SecretKey | None) -> None:
         try:
             validate_stored_secret(afnemer.client_secret)
-            if secret_key is not None and is_encrypted(afnemer.client_secret):
+            # Without a valid slug the secret's context is unknown; the slug's problem says enough.
+            if secret_key is not None and slug and is_encrypted(afnemer.client_secret):
                 secret_key.decrypt(afnemer.client_secret, afnemer_secret_context(slug, afnemer.afnemer_id))
         except SecretReferenceError as exc:
             self.problem(key, str(exc))

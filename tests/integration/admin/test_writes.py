@@ -10,6 +10,7 @@ from app.audit import read_audit
 from app.tenancy.files import parse_tenant, tenant_document
 from tests.conftest import LogCapture
 from tests.integration.admin.conftest import ADMIN, AdminBroker, bearer
+from tests.integration.admin.conftest import tenant_document as new_tenant
 
 RULES = f"{ADMIN}/tenants/gem-a/rules"
 WIJKTEAM = {"who": ["role:wijkteam"], "gegevenssets": ["basis"], "afnemers": ["000004"]}
@@ -126,6 +127,20 @@ async def test_the_api_refuses_what_the_tenant_file_refuses_in_the_same_words(ad
         (p.key, p.message) for p in problems
     ]
     assert len(problems) == 4
+
+
+async def test_a_slug_with_nine_digits_in_a_row_is_refused_without_echoing_it(admin: AdminBroker) -> None:
+    document = new_tenant(admin.sandbox, "gemeente-123456789", "000004")
+    response = await admin.as_operator("POST", "/tenants", json=document)
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [(p["name"], p["reason"]) for p in response.json()["invalidParams"]] == [
+        ("slug", "must not hold nine or more digits in a row (logs and metrics treat those as a BSN)")
+    ]
+    assert "123456789" not in response.text
+    listed = await admin.as_operator("GET", "/tenants")
+    assert "gemeente-" not in listed.text
 
 
 async def test_a_gegevensset_is_checked_against_rvigs_fields(admin: AdminBroker) -> None:

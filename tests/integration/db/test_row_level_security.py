@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from app.db import DatabaseError, create_pool, tenant_scope
+from tests.support.ids import tenant_slug
 
 
 async def _add_tenant(pool: asyncpg.Pool, slug: str) -> str:
@@ -22,7 +23,7 @@ async def _add_tenant(pool: asyncpg.Pool, slug: str) -> str:
 
 
 def _slug() -> str:
-    return "t-" + uuid.uuid4().hex[:10]
+    return tenant_slug("t")
 
 
 async def test_pool_runs_as_the_runtime_role(app_pool: asyncpg.Pool) -> None:

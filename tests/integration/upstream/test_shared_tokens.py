@@ -34,6 +34,7 @@ from app.upstream.clients import Reply, UpstreamClient
 from app.upstream.shared_tokens import Lease, PostgresTokenStore, TokenSealer
 from tests.conftest import LogCapture
 from tests.integration.conftest import SandboxControl, dev_token
+from tests.support.ids import tenant_slug
 from tests.support.servers import ServerTask, free_port
 
 ENVIRONMENTS = {"sandbox": EnvironmentConfig(token_url="https://rvig.invalid/nidp/oauth/nam/token")}
@@ -131,7 +132,7 @@ def _account(tenant: str, afnemer_id: str = "000001", secret: str = CLIENT_SECRE
 
 
 async def _add_tenant(pool: asyncpg.Pool) -> str:
-    slug = "tok-" + uuid.uuid4().hex[:10]
+    slug = tenant_slug("tok")
     async with tenant_scope(pool, slug) as connection:
         await connection.execute(
             "INSERT INTO tenants (id, slug, name, kind) VALUES ($1, $2, $2, 'organisation')",

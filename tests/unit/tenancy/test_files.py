@@ -147,6 +147,17 @@ def test_slug_must_match_the_file_name(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("slug", ["gemeente-123456789", "t-3620782781b"])
+def test_a_slug_never_holds_nine_digits_in_a_row(tmp_path: Path, slug: str) -> None:
+    # Logs redact such a run and metrics refuse it as a possible BSN: the tenant would lose its name there.
+    assert _one_problem(tmp_path, VALID.format(slug=slug), slug=slug) == (
+        "slug: must not hold nine or more digits in a row (logs and metrics treat those as a BSN)"
+    )
+    (tmp_path / f"{slug}.toml").unlink()
+    _write(tmp_path, "gemeente-12345678", VALID.format(slug="gemeente-12345678"))
+    assert [s.slug for s in load_tenant_files(tmp_path)] == ["gemeente-12345678"]
+
+
 def test_pattern_must_fit_kind(tmp_path: Path) -> None:
     text = VALID.format(slug="test").replace('pattern = "saas"', 'pattern = "delegatie"')
     assert _one_problem(tmp_path, text) == "pattern: 'delegatie' does not fit kind 'organisation' (saas)"
